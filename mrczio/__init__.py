@@ -1,0 +1,108 @@
+"""mrczio: fast, honest reading and writing of electron-microscopy movie stacks.
+
+MRCZ (MRC2014 with one blosc-compressed chunk per frame), plain MRC and more formats
+behind one plugin registry. Start with :func:`imread`, :func:`imwrite`, :func:`open`
+and :func:`convert`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from mrczio.api import (
+    apply_corrections,
+    convert,
+    imiter,
+    imread,
+    imwrite,
+    open,
+    open_writer,
+)
+from mrczio.contracts import (
+    CompressionSettings,
+    CorrectionFilter,
+    FileFormat,
+    FrameCodec,
+    MetadataSerializer,
+    PixelMode,
+    WriteRequest,
+)
+from mrczio.errors import (
+    AmbiguousFormatError,
+    CodecError,
+    ConversionError,
+    DataTypeError,
+    FormatError,
+    FrameIndexError,
+    MetadataError,
+    MrczioError,
+    MrczioWarning,
+    OptionError,
+    OutputExistsError,
+    PermissiveReadWarning,
+    PluginConflictError,
+    PluginError,
+    PluginLoadWarning,
+    PluginsNotInstalledError,
+    TruncatedFileError,
+    UnknownCodecError,
+    UnknownFilterError,
+    UnknownFormatError,
+    UnknownSerializerError,
+    UnsupportedModeError,
+)
+from mrczio.hookspecs import hookimpl
+from mrczio.reader import StackReader, VoxelSize
+from mrczio.registry import Registry, get_registry
+from mrczio.writer import StackWriter
+
+try:
+    __version__ = version("mrczio")
+except PackageNotFoundError:  # running from an uninstalled source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "AmbiguousFormatError",
+    "CodecError",
+    "CompressionSettings",
+    "ConversionError",
+    "CorrectionFilter",
+    "DataTypeError",
+    "FileFormat",
+    "FormatError",
+    "FrameCodec",
+    "FrameIndexError",
+    "MetadataError",
+    "MetadataSerializer",
+    "MrczioError",
+    "MrczioWarning",
+    "OptionError",
+    "OutputExistsError",
+    "PermissiveReadWarning",
+    "PixelMode",
+    "PluginConflictError",
+    "PluginError",
+    "PluginLoadWarning",
+    "PluginsNotInstalledError",
+    "Registry",
+    "StackReader",
+    "StackWriter",
+    "TruncatedFileError",
+    "UnknownCodecError",
+    "UnknownFilterError",
+    "UnknownFormatError",
+    "UnknownSerializerError",
+    "UnsupportedModeError",
+    "VoxelSize",
+    "WriteRequest",
+    "__version__",
+    "apply_corrections",
+    "convert",
+    "get_registry",
+    "hookimpl",
+    "imiter",
+    "imread",
+    "imwrite",
+    "open",
+    "open_writer",
+]

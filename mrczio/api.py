@@ -1,0 +1,281 @@
+"""The public functions: open, imread, imiter, imwrite, open_writer, append, convert."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from mrczio import header as mrc
+from mrczio.contracts import FileFormat, WriteRequest
+from mrczio.errors import DataTypeError, MrczioError, OutputExistsError
+from mrczio.reader import Index, StackReader, VoxelSize
+from mrczio.registry import Registry, get_registry
+from mrczio.writer import StackWriter
+
+PathLike = str | os.PathLike[str]
+VoxelLike = float | Sequence[float] | VoxelSize | None
+CLAIM_BYTES = mrc.HEADER_SIZE
+
+
+def _registry(registry: Registry | None) -> Registry:
+    return registry if registry is not None else get_registry()
+
+
+def _read_head(path: str) -> bytes:
+    try:
+        with builtins.open(path, "rb") as handle:
+            return handle.read(CLAIM_BYTES)
+    except IsADirectoryError:
+        raise MrczioError(f"{path}: is a directory, not a file") from None
+
+
+def reader_format(path: PathLike, format: str | None = None, registry: Registry | None = None) -> FileFormat:
+    """The format that will read ``path``: ``format`` if given, else by content."""
+    reg = _registry(registry)
+    if format is not None:
+        return reg.format(format)
+    name = os.fspath(path)
+    return reg.format_for_content(_read_head(name), name)
+
+
+def writer_format(path: PathLike, format: str | None = None, registry: Registry | None = None) -> FileFormat:
+    """The format that will write ``path``: ``format`` if given, else by extension."""
+    reg = _registry(registry)
+    return reg.format(format) if format is not None else reg.format_for_extension(path)
+
+
+def open(  # noqa: A001 - mirrors mrcfile.open and builtins.open on purpose
+    path: PathLike,
+    *,
+    format: str | None = None,
+    permissive: bool = False,
+    registry: Registry | None = None,
+) -> StackReader:
+    """Open a file for lazy, random-access reading (a context manager).
+
+    ``permissive=True`` turns recoverable problems (truncated data, damaged metadata)
+    into :class:`mrczio.PermissiveReadWarning` and gives back what can be rescued.
+    """
+    name = os.fspath(path)
+    reg = _registry(registry)
+    return reader_format(name, format, reg).open_reader(name, reg, permissive=permissive)
+
+
+def imread(
+    path: PathLike,
+    index: Index = None,
+    *,
+    format: str | None = None,
+    permissive: bool = False,
+    corrections: Sequence[str] | None = None,
+    correction_params: Mapping[str, Mapping[str, Any]] | None = None,
+    registry: Registry | None = None,
+) -> np.ndarray:
+    """Read a whole file (``index=None``), one frame (int) or several (slice, list).
+
+    ``corrections`` names correction filters (``"gain"``, ``"outliers"``, ...) applied in
+    order to the frames read, using parameters and references stored in the file's
+    metadata (under ``"corrections"``) overridden by ``correction_params``.
+    """
+    reg = _registry(registry)
+    with open(path, format=format, permissive=permissive, registry=reg) as reader:
+        data = reader.read(index)
+        if corrections:
+            data = apply_corrections(data, reader.metadata, corrections, correction_params, reg)
+    return data
+
+
+def apply_corrections(
+    data: np.ndarray,
+    metadata: Mapping[str, Any],
+    names: Sequence[str],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    registry: Registry | None = None,
+    report: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Run correction filters ``names`` in order on a (frames, ny, nx) stack."""
+    reg = _registry(registry)
+    stored = metadata.get("corrections", {}) if isinstance(metadata.get("corrections"), Mapping) else {}
+    stack = data[np.newaxis] if data.ndim == 2 else data
+    for name in names:
+        merged = {**stored.get(name, {}), **(params or {}).get(name, {})}
+        step_report: dict[str, Any] = {}
+        stack = reg.filter(name).apply(stack, metadata=metadata, report=step_report, **merged)
+        if report is not None:
+            report[name] = step_report
+    return stack[0] if data.ndim == 2 else stack
+
+
+def imiter(
+    path: PathLike,
+    *,
+    format: str | None = None,
+    permissive: bool = False,
+    registry: Registry | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield frames one by one, decoding each only when it is reached."""
+    with open(path, format=format, permissive=permissive, registry=registry) as reader:
+        yield from reader
+
+
+def _voxel(voxel_size: VoxelLike) -> tuple[float, float, float] | None:
+    if voxel_size is None:
+        return None
+    if isinstance(voxel_size, int | float | np.floating | np.integer):
+        v = float(voxel_size)
+        return (v, v, v)
+    values = tuple(float(v) for v in voxel_size)
+    if len(values) != 3:
+        raise DataTypeError(f"voxel_size needs 1 or 3 values (x, y, z), got {len(values)}")
+    return (values[0], values[1], values[2])
+
+
+def open_writer(
+    path: PathLike,
+    frame_shape: tuple[int, int],
+    dtype: Any,
+    *,
+    format: str | None = None,
+    n_frames: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    voxel_size: VoxelLike = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> StackWriter:
+    """Start a streaming write: call ``writer.write(frames)`` any number of times, then
+    ``close()`` (or use ``with``). The file appears only when it is complete."""
+    reg = _registry(registry)
+    name = os.fspath(path)
+    request = WriteRequest(
+        path=name,
+        frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
+        dtype=np.dtype(dtype),
+        n_frames=n_frames,
+        voxel_size=_voxel(voxel_size),
+        metadata=metadata,
+        options={k: v for k, v in options.items() if v is not None},
+    )
+    return writer_format(name, format, reg).open_writer(request, reg)
+
+
+def imwrite(
+    path: PathLike,
+    data: np.ndarray | Iterable[np.ndarray],
+    *,
+    format: str | None = None,
+    codec: str | None = None,
+    level: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    voxel_size: VoxelLike = None,
+    dtype: Any = None,
+    overwrite: bool = False,
+    registry: Registry | None = None,
+    **options: Any,
+) -> None:
+    """Write a 2-D image, a 3-D stack, or an iterable of 2-D frames.
+
+    The format follows the extension (``.mrc``/``.mrcs`` plain, ``.mrcz`` compressed with
+    zstd level 1 and automatic shuffle) unless ``format`` is given. ``dtype`` casts first
+    (e.g. float64 to float32). Other keywords are format options (``filter``,
+    ``blocksize``, ``threads``, ``volume``, ``metadata_format``, ...).
+    """
+    frames, first = _frames_and_first(data, dtype)
+    writer = open_writer(
+        path, first.shape, first.dtype, format=format, metadata=metadata,
+        voxel_size=voxel_size, registry=registry, codec=codec, level=level,
+        overwrite=overwrite, **options,
+    )  # fmt: skip
+    with writer:
+        writer.write(frames)
+
+
+def _frames_and_first(data: np.ndarray | Iterable[np.ndarray], dtype: Any) -> tuple[Iterable[np.ndarray], np.ndarray]:
+    """Normalise ``data`` to an iterable of frames plus one sample frame for the shape."""
+    if isinstance(data, np.ndarray) or hasattr(data, "__array__") and not hasattr(data, "__next__"):
+        array = np.asarray(data)
+        if dtype is not None:
+            array = array.astype(dtype, copy=False)
+        if array.ndim not in (2, 3) or 0 in array.shape[-2:]:
+            raise DataTypeError(f"expected a 2-D image or a 3-D stack with non-empty frames, got shape {array.shape}")
+        stack = array[np.newaxis] if array.ndim == 2 else array
+        return [stack], stack[0] if len(stack) else np.empty(stack.shape[1:], stack.dtype)
+    iterator = iter(data)
+    try:
+        first = np.asarray(next(iterator))
+    except StopIteration:
+        raise DataTypeError("no frames to write: the iterable is empty") from None
+    if dtype is not None:
+        first = first.astype(dtype, copy=False)
+    if first.ndim != 2:
+        raise DataTypeError(f"an iterable must yield 2-D frames, got shape {first.shape}")
+
+    def chained() -> Iterator[np.ndarray]:
+        yield first
+        for frame in iterator:
+            frame = np.asarray(frame)
+            yield frame.astype(dtype, copy=False) if dtype is not None else frame
+
+    return chained(), first
+
+
+def transfer_options(reader: StackReader, target: FileFormat) -> dict[str, Any]:
+    """Header content of ``reader`` that ``target`` can hold (extended header, volume
+    flag, microscope fields), as write options."""
+    options: dict[str, Any] = {}
+    accepted = set(target.write_options())
+    header = reader.header
+    if header is not None:
+        ispg = int(header["ispg"])
+        candidates: dict[str, Any] = {
+            "volume": 1 <= ispg <= 230,
+            "voltage": float(header["voltage"]),
+            "cs": float(header["cs"]),
+            "gain": float(header["gain"]),
+            "origin": tuple(float(v) for v in header["origin"]),
+        }
+        if reader.extended_header and not reader.metadata:
+            candidates["extended_header"] = reader.extended_header
+            candidates["exttyp"] = reader.exttyp
+        options.update({k: v for k, v in candidates.items() if k in accepted})
+    return options
+
+
+def convert(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    format: str | None = None,
+    src_format: str | None = None,
+    overwrite: bool = False,
+    permissive: bool = False,
+    registry: Registry | None = None,
+    progress: Any = None,
+    **options: Any,
+) -> None:
+    """Copy ``src`` into ``dst`` frame by frame, in the format of ``dst``'s extension.
+
+    Voxel size, metadata and (where the target can hold them) the extended header and
+    header fields are carried over. Memory stays at a few frames. The input is never
+    modified; replacing it requires ``overwrite=True`` and happens atomically at the end.
+    """
+    src_name, dst_name = os.fspath(src), os.fspath(dst)
+    if os.path.exists(dst_name) and os.path.samefile(src_name, dst_name) and not overwrite:
+        raise OutputExistsError(f"{dst_name}: output is the input file; pass overwrite=True")
+    reg = _registry(registry)
+    target = writer_format(dst_name, format, reg)
+    with open(src_name, format=src_format, permissive=permissive, registry=reg) as reader:
+        merged = {**transfer_options(reader, target), **options}
+        writer = open_writer(
+            dst_name, reader.frame_shape, reader.dtype, format=target.name,
+            n_frames=len(reader), metadata=reader.metadata or None,
+            voxel_size=reader.voxel_size, registry=reg, overwrite=overwrite, **merged,
+        )  # fmt: skip
+        with writer:
+            for frame in reader:
+                writer.write(frame)
+                if progress is not None:
+                    progress(1)

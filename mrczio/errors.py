@@ -1,0 +1,114 @@
+"""The mrczio exception and warning hierarchy.
+
+Every error mrczio raises on purpose derives from :class:`MrczioError`. Several also
+derive from the standard exception a caller would naturally catch (``ValueError``,
+``LookupError``, ``IndexError``, ``FileExistsError``), so existing ``except`` clauses
+keep working while new code can catch by intent.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class MrczioError(Exception):
+    """Root of every error raised by mrczio."""
+
+
+class FormatError(MrczioError, ValueError):
+    """A file is not what its header claims, or is damaged.
+
+    ``path`` names the file (or ``"<stream>"``); the message always repeats it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, message: str) -> None:
+        self.path = os.fspath(path) if path is not None else "<stream>"
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
+
+
+class TruncatedFileError(FormatError):
+    """The file ends before the structure its header describes."""
+
+
+class UnsupportedModeError(FormatError):
+    """The MRC mode (pixel type) is unknown to every installed plugin."""
+
+
+class UnknownFormatError(MrczioError, LookupError):
+    """No installed format plugin claims the file or extension."""
+
+
+class AmbiguousFormatError(MrczioError, LookupError):
+    """Two format plugins claim a file with the same confidence."""
+
+
+class UnknownCodecError(MrczioError, LookupError):
+    """A frame codec name or compressor id is not registered.
+
+    ``codec`` holds the name or id exactly as it was asked for.
+    """
+
+    def __init__(self, codec: str | int, message: str | None = None) -> None:
+        self.codec = codec
+        super().__init__(message or f"unknown frame codec {codec!r}")
+
+
+class UnknownSerializerError(MrczioError, LookupError):
+    """A metadata serializer name or EXTTYP is not registered."""
+
+
+class UnknownFilterError(MrczioError, LookupError):
+    """A correction filter name is not registered."""
+
+
+class MetadataError(MrczioError, ValueError):
+    """Metadata could not be encoded, or stored metadata could not be decoded."""
+
+
+class CodecError(MrczioError, ValueError):
+    """Compression or decompression of one frame failed."""
+
+
+class FrameIndexError(MrczioError, IndexError, ValueError):
+    """A frame index is out of range (both an ``IndexError`` and a ``ValueError``)."""
+
+
+class OptionError(MrczioError, ValueError):
+    """An option is unknown to the chosen format, or has a bad value."""
+
+
+class DataTypeError(MrczioError, TypeError):
+    """An array's dtype or shape cannot be stored in the requested format."""
+
+
+class ConversionError(MrczioError, ValueError):
+    """Data cannot be converted to the target without loss (and loss was not allowed)."""
+
+
+class OutputExistsError(MrczioError, FileExistsError):
+    """The output file exists (or is the input) and overwriting was not asked for."""
+
+
+class PluginError(MrczioError):
+    """A plugin is malformed: a bad hook, a bad descriptor, a failed import."""
+
+
+class PluginConflictError(PluginError):
+    """Two plugins or distributions claim the same name or id."""
+
+
+class PluginsNotInstalledError(PluginError):
+    """mrczio runs from a source tree whose entry points are not installed."""
+
+
+class MrczioWarning(UserWarning):
+    """Root of every warning mrczio emits."""
+
+
+class PermissiveReadWarning(MrczioWarning, RuntimeWarning):
+    """A problem that ``permissive=True`` turned from an error into a warning."""
+
+
+class PluginLoadWarning(MrczioWarning):
+    """A third-party plugin failed to load and was skipped."""

@@ -1,0 +1,83 @@
+"""Hook specifications: the whole contract between mrczio and its plugins.
+
+A plugin is a module (or object) whose functions are marked with :data:`hookimpl` and
+named after the specs below. It is found through the ``mrczio`` entry-point group, the
+same group mrczio's own built-in plugins use::
+
+    [project.entry-points.mrczio]
+    lzma = "mrczio_lzma"
+
+Every hook here is a *collect* hook: pluggy calls each implementation and mrczio builds
+one name table per kind from the returned descriptors. Collect (rather than
+``firstresult``) is deliberate: a name claimed twice must be reported as a conflict, not
+silently resolved by plugin order, and format sniffing must see every claim to detect
+ties. The descriptor contracts live in :mod:`mrczio.contracts`.
+
+A plugin needs only ``pluggy`` and the project name to implement hooks::
+
+    import pluggy
+    hookimpl = pluggy.HookimplMarker("mrczio")
+
+    @hookimpl
+    def mrczio_register_codecs():
+        return [MyCodec()]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mrczio.contracts import (
+        CorrectionFilter,
+        FileFormat,
+        FrameCodec,
+        MetadataSerializer,
+        PixelMode,
+    )
+
+PROJECT_NAME = "mrczio"
+ENTRY_POINT_GROUP = "mrczio"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def mrczio_register_formats() -> Sequence[FileFormat]:
+    """Return file formats (MRC, MRCZ, TIFF, ...) this plugin provides.
+
+    A format claims files from their first bytes with a confidence, opens readers and
+    writers. Names (``format.name``) must be unique across all plugins.
+    """
+
+
+@hookspec
+def mrczio_register_pixel_modes() -> Sequence[PixelMode]:
+    """Return MRC pixel modes (the MODE word, 0..999) this plugin can decode/encode.
+
+    Packed modes such as SerialEM's 4-bit mode 101 are added this way; MRC and MRCZ
+    readers look modes up here instead of in a fixed table.
+    """
+
+
+@hookspec
+def mrczio_register_codecs() -> Sequence[FrameCodec]:
+    """Return frame codecs: each compresses one frame into one self-delimiting chunk.
+
+    ``codec.name`` is what users pass as ``codec=``; ``codec.compressor_id`` is what an
+    MRCZ file stores as ``MODE // 1000``. Both must be unique.
+    """
+
+
+@hookspec
+def mrczio_register_serializers() -> Sequence[MetadataSerializer]:
+    """Return metadata serializers (JSON, msgpack, ...), unique by name and EXTTYP."""
+
+
+@hookspec
+def mrczio_register_filters() -> Sequence[CorrectionFilter]:
+    """Return detector correction filters (outliers, gain, koma, ...), unique by name."""

@@ -1,0 +1,166 @@
+"""The reader every format returns: frames by index, lazily, like a read-only array.
+
+A *frame* is one z-section of shape (ny, nx). ``reader[k]`` decodes only frame k,
+``reader[a:b]`` only those frames, and iterating yields one frame at a time. Formats
+subclass :class:`StackReader` and implement :meth:`StackReader._read_frames`.
+"""
+
+from __future__ import annotations
+
+import abc
+import operator
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mrczio.errors import FrameIndexError
+
+Index = int | slice | Sequence[int] | np.ndarray | type(Ellipsis) | None
+
+
+class VoxelSize(NamedTuple):
+    """Voxel size in Angstrom along x, y and z (0.0 when unknown)."""
+
+    x: float
+    y: float
+    z: float
+
+
+class StackReader(abc.ABC):
+    """A read-only, lazily decoded stack of frames.
+
+    Attributes set by the format: ``path``, ``format_name``, ``frame_shape`` (ny, nx),
+    ``n_frames``, ``dtype`` (native byte order), ``shape`` (the shape :meth:`read`
+    returns: (ny, nx) for a single image, else (n_frames, ny, nx) or a 4-D volume stack),
+    ``voxel_size``, ``header`` (a structured numpy scalar, or None for formats without
+    an MRC header), ``metadata`` (dict), ``extended_header`` (raw bytes) and ``exttyp``.
+    """
+
+    path: str
+    format_name: str
+    frame_shape: tuple[int, int]
+    n_frames: int
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    voxel_size: VoxelSize
+    header: np.ndarray | None
+    metadata: dict[str, Any]
+    extended_header: bytes
+    exttyp: bytes
+
+    @abc.abstractmethod
+    def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
+        """Decode frames ``start..stop-1`` into ``out`` of shape (stop-start, ny, nx)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the file."""
+
+    # -- array-like access ----------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def read(self, index: Index = None, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Decode ``index`` (None or ``...``: everything, shaped like :attr:`shape`)."""
+        if index is None or index is Ellipsis:
+            data = self._read_range(0, self.n_frames, out)
+            return data.reshape(self.shape)
+        return self[index]
+
+    def __getitem__(self, index: Index) -> np.ndarray:
+        if index is None or index is Ellipsis:
+            return self.read()
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.n_frames)
+            if step == 1:
+                return self._read_range(start, max(start, stop), None)
+            return self._read_list(list(range(start, stop, step)))
+        if isinstance(index, tuple):
+            return self._getitem_tuple(index)
+        if isinstance(index, Sequence | np.ndarray):
+            return self._read_list([self._check_index(i) for i in np.asarray(index).ravel()])
+        k = self._check_index(index)
+        return self._read_range(k, k + 1, None)[0]
+
+    def _getitem_tuple(self, index: tuple[Any, ...]) -> np.ndarray:
+        if not index:
+            return self.read()
+        frames = self[index[0]]
+        rest = index[1:]
+        if isinstance(index[0], slice | Sequence | np.ndarray) or index[0] is Ellipsis:
+            return frames[(slice(None), *rest)]
+        return frames[rest]
+
+    def _check_index(self, index: Any) -> int:
+        try:
+            k = operator.index(index)
+        except TypeError:
+            raise FrameIndexError(f"{self.path}: frame index must be an integer, got {index!r}") from None
+        if not -self.n_frames <= k < self.n_frames:
+            raise FrameIndexError(
+                f"{self.path}: frame index {k} is out of range for {self.n_frames} frames"
+            )
+        return k % self.n_frames
+
+    def _empty(self, count: int) -> np.ndarray:
+        return np.empty((count, *self.frame_shape), dtype=self.dtype)
+
+    def _read_range(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
+        count = stop - start
+        if out is None:
+            out = self._empty(count)
+        else:
+            out = self._checked_out(out, count)
+        if count:
+            self._read_frames(start, stop, out)
+        return out
+
+    def _checked_out(self, out: np.ndarray, count: int) -> np.ndarray:
+        expected = (count, *self.frame_shape)
+        if out.dtype != self.dtype or out.size != int(np.prod(expected)) or not out.flags.c_contiguous:
+            raise FrameIndexError(
+                f"{self.path}: out must be a C-contiguous {self.dtype} array of {expected} elements"
+            )
+        return out.reshape(expected)
+
+    def _read_list(self, indices: list[int]) -> np.ndarray:
+        out = self._empty(len(indices))
+        for position, k in enumerate(indices):
+            self._read_frames(k, k + 1, out[position : position + 1])
+        return out
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for k in range(self.n_frames):
+            yield self._read_range(k, k + 1, None)[0]
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Yield frames ``start..stop-1`` one at a time, decoding each on demand."""
+        stop = self.n_frames if stop is None else min(stop, self.n_frames)
+        for k in range(start, stop):
+            yield self._read_range(k, k + 1, None)[0]
+
+    # -- context manager --------------------------------------------------------------
+
+    def __enter__(self) -> StackReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.path!r} format={self.format_name} "
+            f"shape={self.shape} dtype={self.dtype}>"
+        )

@@ -1,0 +1,231 @@
+"""The streaming writer shared by plain MRC and MRCZ.
+
+Frames go to a temporary file as they arrive (raw, or one compressed chunk per frame);
+statistics accumulate on the way; the header is written last, with the true frame count,
+DMIN/DMAX/DMEAN/RMS, and then the file is renamed into place.
+
+Header policy (see docs/formats.md): NVERSION 20140, MX=NX and MY=NY (python-mrcz
+leaves them 0), ``MAP `` and a machine stamp, label 0 naming mrczio. Plain MRC follows
+mrcfile: image stacks get ISPG 0 and MZ 1, volumes ISPG 1 and MZ NZ. MRCZ keeps
+python-mrcz's reading of MZ as "slices per frame" by writing MZ 0 and CELLA = voxel * N,
+so python-mrcz returns one array with the right pixel size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import mrczio
+from mrczio import header as mrc
+from mrczio.contracts import CompressionSettings, FrameCodec, MetadataSerializer, PixelMode, WriteRequest
+from mrczio.errors import DataTypeError, OptionError
+from mrczio.fileio import AtomicFile
+from mrczio.registry import Registry
+from mrczio.stats import RunningStats
+from mrczio.writer import StackWriter
+
+from mrczio_builtin.mrc_layout import footer_bytes
+
+COMMON_OPTIONS = frozenset({
+    "overwrite", "byteorder", "volume", "extended_header", "exttyp", "metadata_format",
+    "metadata_placement", "label", "voltage", "cs", "gain", "origin", "fsync", "compute_stats",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HeaderOptions:
+    """Header-level write options common to plain MRC and MRCZ."""
+
+    byteorder: str = "<"
+    volume: bool = False
+    extended_header: bytes = b""
+    exttyp: bytes = b""
+    label: str = ""
+    voltage: float = 0.0
+    cs: float = 0.0
+    gain: float = 1.0
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> HeaderOptions:
+        order = {"<": "<", "little": "<", ">": ">", "big": ">", "=": "<" if np.little_endian else ">"}
+        byteorder = order.get(str(options.get("byteorder", "<")))
+        if byteorder is None:
+            raise OptionError(f"byteorder must be 'little' or 'big', not {options.get('byteorder')!r}")
+        exttyp = options.get("exttyp", b"") or b""
+        return cls(
+            byteorder=byteorder,
+            volume=bool(options.get("volume", False)),
+            extended_header=bytes(options.get("extended_header", b"") or b""),
+            exttyp=exttyp.encode("ascii") if isinstance(exttyp, str) else bytes(exttyp),
+            label=str(options.get("label", "")),
+            voltage=float(options.get("voltage", 0.0) or 0.0),
+            cs=float(options.get("cs", 0.0) or 0.0),
+            gain=float(options.get("gain", 1.0) or 1.0),
+            origin=tuple(options.get("origin", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+        )
+
+
+def check_options(format_name: str, options: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise OptionError(
+            f"format {format_name!r} does not take option(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(sorted(allowed))}"
+        )
+
+
+def pick_mode(registry: Registry, dtype: np.dtype[Any], path: str) -> PixelMode:
+    mode = registry.mode_for_dtype(dtype)
+    if mode is None:
+        hint = " (cast to float32 with dtype='float32')" if dtype == np.float64 else ""
+        raise DataTypeError(f"{path}: no MRC mode stores {dtype} data{hint}")
+    return mode
+
+
+class MrcFamilyWriter(StackWriter):
+    """Writes plain MRC (``codec is None``) or MRCZ (one chunk per frame)."""
+
+    def __init__(
+        self,
+        request: WriteRequest,
+        registry: Registry,
+        codec: FrameCodec | None,
+        settings: CompressionSettings | None,
+    ) -> None:
+        self.path = request.path
+        self.frame_shape = request.frame_shape
+        self.dtype = np.dtype(request.dtype).newbyteorder("=")
+        self._request = request
+        self._codec = codec
+        self._settings = settings
+        self._opts = HeaderOptions.from_options(request.options)
+        self._mode = pick_mode(registry, self.dtype, self.path)
+        self._stats = RunningStats() if request.options.get("compute_stats", True) else None
+        self._serializer, self._extended, self._footer = self._place_metadata(registry, request)
+        self._packed_bytes = 0
+        self._file = AtomicFile(
+            self.path,
+            overwrite=bool(request.options.get("overwrite", False)),
+            fsync=bool(request.options.get("fsync", False)),
+        )
+        self._file.file.write(bytes(mrc.HEADER_SIZE))
+        self._file.file.write(self._extended)
+
+    # -- metadata placement -------------------------------------------------------
+
+    def _place_metadata(
+        self, registry: Registry, request: WriteRequest
+    ) -> tuple[MetadataSerializer | None, bytes, bytes]:
+        """(serializer, extended header bytes, footer bytes) for this request."""
+        options = request.options
+        extended = self._opts.extended_header
+        if not request.metadata:
+            return None, extended, b""
+        serializer = registry.serializer(str(options.get("metadata_format", "json")))
+        payload = serializer.dumps(request.metadata)
+        placement = options.get("metadata_placement", "extended")
+        if placement not in ("extended", "footer"):
+            raise OptionError(f"metadata_placement must be 'extended' or 'footer', not {placement!r}")
+        if placement == "footer" or extended:
+            return serializer, extended, footer_bytes(serializer, payload)
+        return serializer, payload, b""
+
+    # -- frames --------------------------------------------------------------------
+
+    def _write_block(self, block: np.ndarray) -> None:
+        if self._stats is not None:
+            for frame in block:
+                self._stats.add(frame)
+        stored = self._mode.pack(block).astype(
+            self._mode.storage_dtype(self._opts.byteorder), copy=False
+        )
+        if self._codec is None:
+            self._file.file.write(np.ascontiguousarray(stored).data)
+            return
+        assert self._settings is not None
+        for frame in stored:
+            chunk = self._codec.encode(np.ascontiguousarray(frame), self._settings)
+            self._file.file.write(chunk)
+            self._packed_bytes += len(chunk)
+
+    # -- finishing -------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        handle = self._file.file
+        handle.write(self._footer)
+        handle.seek(0)
+        handle.write(self._build_header().tobytes())
+        self._file.commit()
+
+    def _discard(self) -> None:
+        self._file.abort()
+
+    def _build_header(self) -> np.ndarray:
+        opts = self._opts
+        header = mrc.new_header(opts.byteorder)
+        ny, nx = self.frame_shape
+        nz = self.frames_written
+        compressor = self._codec.compressor_id if self._codec else 0
+        header["nx"], header["ny"], header["nz"] = nx, ny, nz
+        header["mode"] = compressor * mrc.COMPRESSOR_FACTOR + self._mode.code
+        header["ispg"] = 1 if opts.volume else 0
+        header["mx"], header["my"] = nx, ny
+        header["mz"] = self._z_sampling(nz)
+        header["cella"] = self._cell(nx, ny, nz, int(header["mz"]))
+        header["origin"] = opts.origin
+        header["nsymbt"] = len(self._extended)
+        header["exttyp"] = self._exttyp()
+        header["voltage"], header["cs"], header["gain"] = opts.voltage, opts.cs, opts.gain
+        header["packed_bytes"] = self._packed_bytes
+        if self.dtype == np.uint8:
+            header["imod_stamp"], header["imod_flags"] = mrc.IMOD_STAMP, 0
+        if self._stats is not None:
+            header["dmin"], header["dmax"], header["dmean"], header["rms"] = self._stats.header_values()
+        mrc.set_label(header, 0, opts.label or f"mrczio {mrczio.__version__}")
+        return header
+
+    def _z_sampling(self, nz: int) -> int:
+        if self._codec is not None:
+            return 0  # python-mrcz reads MZ as "slices per frame"; 0 = one monolithic array
+        return max(nz, 1) if self._opts.volume else 1
+
+    def _cell(self, nx: int, ny: int, nz: int, mz: int) -> tuple[float, float, float]:
+        vx, vy, vz = self._request.voxel_size or (0.0, 0.0, 0.0)
+        z_cells = nz if self._codec is not None else mz
+        return (vx * nx, vy * ny, vz * z_cells)
+
+    def _exttyp(self) -> bytes:
+        if self._extended and self._serializer is not None and not self._footer:
+            return self._serializer.exttyp
+        return self._opts.exttyp
+
+
+def compression_settings(options: Mapping[str, Any]) -> CompressionSettings:
+    """Build :class:`CompressionSettings` from user options, with clear errors."""
+    try:
+        return CompressionSettings(
+            codec=str(options.get("codec", "zstd")).lower(),
+            level=int(options.get("level", 1)),
+            filter=str(options.get("filter", "auto")).lower(),  # type: ignore[arg-type]
+            blocksize=int(options.get("blocksize", 0) or 0),
+            threads=int(options.get("threads", 0) or 0),
+            chunk_format=str(options.get("chunk_format", "blosc1")).lower(),  # type: ignore[arg-type]
+        )
+    except (TypeError, ValueError) as exc:
+        raise OptionError(f"bad compression option: {exc}") from exc
+
+
+def validate_settings(settings: CompressionSettings) -> None:
+    if not 0 <= settings.level <= 9:
+        raise OptionError(f"level must be 0..9, not {settings.level}")
+    if settings.filter not in ("auto", "bitshuffle", "shuffle", "none"):
+        raise OptionError(f"filter must be auto, bitshuffle, shuffle or none, not {settings.filter!r}")
+    if settings.chunk_format not in ("blosc1", "blosc2"):
+        raise OptionError(f"chunk_format must be blosc1 or blosc2, not {settings.chunk_format!r}")
+    if settings.blocksize < 0 or settings.threads < 0:
+        raise OptionError("blocksize and threads must not be negative")
