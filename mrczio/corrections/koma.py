@@ -1,0 +1,156 @@
+"""Knock-out moving average (KOMA) normalisation (McLeod et al. 2017, section 5.2).
+
+For a series of per-stack mean images M_0..M_{N-1}, the reference of stack i is the
+mean of the 2a other stacks in a window of 2a+1 stacks around it. Near the ends the
+window shifts (start = clip(i - a, 0, N - 1 - 2a)) so it always holds 2a members; with
+N <= 2a all other stacks are used. The window sum T is updated by one add and one
+subtraction per step, so KO_i = (T - M_i) / 2a costs two adds and two subtractions.
+
+:class:`KomaStream` runs this as a stream (memory: 2a+1 mean images; latency: a
+stacks, with a flush at the end). :func:`apply_reference` corrects a stack with its
+reference, multiplicatively (flat-field, the default) or subtractively (eq. 9).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal
+
+import numpy as np
+
+KomaMode = Literal["multiply", "subtract"]
+
+
+def koma_window(i: int, n: int, radius: int) -> tuple[int, int]:
+    """``(start, stop)`` of the (2a+1)-stack window used for stack ``i`` of ``n``."""
+    if radius < 1:
+        raise ValueError("KOMA radius must be at least 1")
+    if n <= 2 * radius + 1:
+        return 0, n
+    start = min(max(i - radius, 0), n - 1 - 2 * radius)
+    return start, start + 2 * radius + 1
+
+
+def koma_reference_bruteforce(means: Sequence[np.ndarray], i: int, radius: int) -> np.ndarray:
+    """KO_i by direct averaging of the window members other than ``i`` (for testing)."""
+    start, stop = koma_window(i, len(means), radius)
+    others = [np.asarray(means[j], dtype=np.float64) for j in range(start, stop) if j != i]
+    if not others:
+        raise ValueError("KOMA needs at least two stacks")
+    return np.mean(others, axis=0)
+
+
+class KomaStream:
+    """Streaming KOMA references: :meth:`push` mean images in acquisition order, then
+    :meth:`flush`. Each returns the ``(index, reference)`` pairs that became ready.
+
+    Holds at most 2a+1 mean images plus the running window sum (float64).
+    """
+
+    def __init__(self, radius: int) -> None:
+        if radius < 1:
+            raise ValueError("KOMA radius must be at least 1")
+        self.radius = radius
+        self.size = 2 * radius + 1
+        self._buf: deque[tuple[int, np.ndarray]] = deque()
+        self._sum: np.ndarray | None = None
+        self._pushed = 0
+        self._emitted = 0
+
+    @property
+    def latency(self) -> int:
+        """Stacks between pushing stack i and receiving its reference (interior)."""
+        return self.radius
+
+    def _ko(self, i: int) -> tuple[int, np.ndarray]:
+        own = next(m for j, m in self._buf if j == i)
+        assert self._sum is not None
+        members = len(self._buf) - 1
+        return i, (self._sum - own) / members
+
+    def push(self, mean: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """Add the next stack's mean image; returns references now complete."""
+        m = np.asarray(mean, dtype=np.float64)
+        j = self._pushed
+        self._pushed += 1
+        ready: list[tuple[int, np.ndarray]] = []
+        if self._sum is None:
+            self._sum = m.copy()
+        elif len(self._buf) == self.size:
+            _, oldest = self._buf.popleft()
+            self._sum += m
+            self._sum -= oldest
+        else:
+            self._sum = self._sum + m
+        self._buf.append((j, m))
+        if len(self._buf) == self.size:
+            centre = j - self.radius
+            for i in range(self._emitted, centre + 1):
+                ready.append(self._ko(i))
+            self._emitted = centre + 1
+        return ready
+
+    def flush(self) -> list[tuple[int, np.ndarray]]:
+        """References for the stacks still pending at the end of the series."""
+        if self._pushed - self._emitted and len(self._buf) < 2:
+            raise ValueError("KOMA needs at least two stacks")
+        ready = [self._ko(i) for i in range(self._emitted, self._pushed)]
+        self._emitted = self._pushed
+        return ready
+
+
+def koma_references(means: Iterable[np.ndarray], radius: int) -> Iterator[tuple[int, np.ndarray]]:
+    """All ``(index, KO_index)`` pairs of a series of mean images, in index order."""
+    stream = KomaStream(radius)
+    for m in means:
+        yield from stream.push(m)
+    yield from stream.flush()
+
+
+def apply_reference(
+    stack: np.ndarray, reference: np.ndarray, mode: KomaMode = "multiply"
+) -> np.ndarray:
+    """Correct every frame of ``stack`` with KOMA ``reference``; returns float32.
+
+    ``multiply``: frame * <KO> / KO (pixels with KO <= 0 are left as they are).
+    ``subtract``: frame - (KO - <KO>) * s, with s = <stack frame mean> / <KO> so the
+    pattern is scaled to this stack's dose and the mean count is kept.
+    """
+    data = np.asarray(stack, dtype=np.float32)
+    ref = np.asarray(reference, dtype=np.float64)
+    ref_mean = float(ref.mean())
+    if ref_mean <= 0:
+        raise ValueError("KOMA reference has non-positive mean")
+    if mode == "multiply":
+        with np.errstate(divide="ignore"):
+            factor = np.where(ref > 0, ref_mean / ref, 1.0).astype(np.float32)
+        return data * factor
+    if mode == "subtract":
+        scale = float(data.mean(dtype=np.float64)) / ref_mean
+        return data - ((ref - ref_mean) * scale).astype(np.float32)
+    raise ValueError(f"unknown KOMA mode {mode!r}; expected 'multiply' or 'subtract'")
+
+
+def stack_mean(stack: np.ndarray) -> np.ndarray:
+    """The per-frame mean image of a stack (float64), the unit KOMA averages."""
+    data = stack[None] if stack.ndim == 2 else stack
+    return data.mean(axis=0, dtype=np.float64)
+
+
+def correct_series(
+    stacks: Iterable[np.ndarray], radius: int, mode: KomaMode = "multiply"
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream-correct a series of stacks: yields ``(index, corrected float32 stack)``.
+
+    Keeps the stacks that still wait for their reference (2a+1 until the first window
+    is complete, a+1 afterwards) plus the 2a+1 mean images of :class:`KomaStream`.
+    """
+    stream = KomaStream(radius)
+    pending: dict[int, np.ndarray] = {}
+    for j, s in enumerate(stacks):
+        pending[j] = s
+        for i, ref in stream.push(stack_mean(s)):
+            yield i, apply_reference(pending.pop(i), ref, mode)
+    for i, ref in stream.flush():
+        yield i, apply_reference(pending.pop(i), ref, mode)
