@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from mrczio.api import (
+    append,
     apply_corrections,
     convert,
     imiter,
@@ -96,6 +97,7 @@ __all__ = [
     "VoxelSize",
     "WriteRequest",
     "__version__",
+    "append",
     "apply_corrections",
     "convert",
     "get_registry",

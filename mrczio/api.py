@@ -222,6 +222,31 @@ def _frames_and_first(data: np.ndarray | Iterable[np.ndarray], dtype: Any) -> tu
     return chained(), first
 
 
+def append(
+    path: PathLike,
+    data: np.ndarray | Iterable[np.ndarray],
+    *,
+    format: str | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> int:
+    """Add frames to an existing file (MRC or MRCZ); returns the new frame count.
+
+    The header is rewritten only after the new frames are safely on disk, so an
+    interrupted append leaves the original frames readable. MRCZ appends use the file's
+    codec; ``level``, ``filter``, ``blocksize`` and ``threads`` may be given.
+    """
+    reg = _registry(registry)
+    name = os.fspath(path)
+    fmt = reader_format(name, format, reg)
+    frames, _ = _frames_and_first(data, None)
+    writer = fmt.open_appender(name, reg, {k: v for k, v in options.items() if v is not None})
+    with writer:
+        writer.write(frames)
+    with open(name, registry=reg) as reader:
+        return len(reader)
+
+
 def transfer_options(reader: StackReader, target: FileFormat) -> dict[str, Any]:
     """Header content of ``reader`` that ``target`` can hold (extended header, volume
     flag, microscope fields), as write options."""

@@ -174,6 +174,12 @@ class FileFormat(abc.ABC):
         """Names of the format-specific write options this format accepts."""
         return ()
 
+    def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
+        """Start adding frames to the existing file ``path``. Optional."""
+        from mrczio.errors import OptionError
+
+        raise OptionError(f"{path}: format {self.name!r} cannot append frames")
+
 
 class CorrectionFilter(abc.ABC):
     """A detector correction applied to a stack of frames (array in, array out).

@@ -225,11 +225,11 @@ def header_summary(header: np.ndarray) -> dict[str, Any]:
     """Plain-Python dict of the commonly compared header fields."""
     summary: dict[str, Any] = {}
     for name in SUMMARY_FIELDS:
-        value = header[name]
-        if isinstance(value, np.ndarray):
+        value = np.asarray(header[name])
+        if value.ndim:
             summary[name] = [v.item() for v in value]
-        elif isinstance(value, bytes | np.bytes_):
-            summary[name] = bytes(value).decode("latin-1").rstrip("\0")
+        elif value.dtype.kind == "S":
+            summary[name] = bytes(value.item()).decode("latin-1")
         else:
             summary[name] = value.item()
     summary["labels"] = labels(header)

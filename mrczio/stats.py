@@ -22,6 +22,14 @@ class RunningStats:
         self.mean = 0.0
         self._m2 = 0.0  # sum of squared deviations from the mean
 
+    @classmethod
+    def from_summary(cls, count: int, minimum: float, maximum: float, mean: float, rms: float) -> RunningStats:
+        """Resume from statistics computed earlier (e.g. read from a header)."""
+        stats = cls()
+        if count > 0:
+            stats._combine(count, minimum, maximum, mean, rms * rms * count)
+        return stats
+
     def add(self, frame: np.ndarray) -> None:
         if frame.size == 0:
             return

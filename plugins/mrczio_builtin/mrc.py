@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,11 @@ class MrcFormat(FileFormat):
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
         check_options(self.name, request.options, COMMON_OPTIONS)
         return MrcFamilyWriter(request, registry, codec=None, settings=None)
+
+    def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
+        from mrczio_builtin.mrc_append import MrcAppender
+
+        return MrcAppender(path, registry, dict(options))
 
     def write_options(self) -> list[str]:
         return sorted(COMMON_OPTIONS)

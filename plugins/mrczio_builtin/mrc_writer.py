@@ -113,8 +113,9 @@ class MrcFamilyWriter(StackWriter):
             overwrite=bool(request.options.get("overwrite", False)),
             fsync=bool(request.options.get("fsync", False)),
         )
-        self._file.file.write(bytes(mrc.HEADER_SIZE))
-        self._file.file.write(self._extended)
+        self._sink = self._file.file
+        self._sink.write(bytes(mrc.HEADER_SIZE))
+        self._sink.write(self._extended)
 
     # -- metadata placement -------------------------------------------------------
 
@@ -145,18 +146,18 @@ class MrcFamilyWriter(StackWriter):
             self._mode.storage_dtype(self._opts.byteorder), copy=False
         )
         if self._codec is None:
-            self._file.file.write(np.ascontiguousarray(stored).data)
+            self._sink.write(np.ascontiguousarray(stored).data)
             return
         assert self._settings is not None
         for frame in stored:
             chunk = self._codec.encode(np.ascontiguousarray(frame), self._settings)
-            self._file.file.write(chunk)
+            self._sink.write(chunk)
             self._packed_bytes += len(chunk)
 
     # -- finishing -------------------------------------------------------------------
 
     def _finish(self) -> None:
-        handle = self._file.file
+        handle = self._sink
         handle.write(self._footer)
         handle.seek(0)
         handle.write(self._build_header().tobytes())

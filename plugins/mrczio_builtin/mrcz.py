@@ -8,6 +8,7 @@ in a helper thread. Chunks decode straight into the output array.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -172,6 +173,11 @@ class MrczFormat(FileFormat):
         validate_settings(settings)
         codec = registry.codec(settings.codec)
         return MrcFamilyWriter(request, registry, codec=codec, settings=settings)
+
+    def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
+        from mrczio_builtin.mrc_append import MrcAppender
+
+        return MrcAppender(path, registry, dict(options))
 
     def write_options(self) -> list[str]:
         return sorted(COMMON_OPTIONS | COMPRESSION_OPTIONS)

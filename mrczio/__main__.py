@@ -1,0 +1,3 @@
+from mrczio.cli import main
+import sys
+sys.exit(main())

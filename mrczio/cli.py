@@ -1,0 +1,233 @@
+"""The ``mrczio`` command line.
+
+Exit codes: 0 success, 1 failure (bad input, failed validation), 2 usage error.
+Progress bars go to stderr and only when it is a terminal; machine-readable output
+(``--json``) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mrczio import api
+from mrczio.errors import MrczioError
+from mrczio.progress import Progress
+from mrczio.registry import get_registry
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def parse_size(text: str) -> int:
+    """``"1M"`` -> 1048576, ``"128K"`` -> 131072, ``"4096"`` -> 4096."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 65536, 128K, 1M)") from None
+
+
+def _add_write_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("--format", help="output format (default: from the extension)")
+    group.add_argument("-c", "--codec", help="MRCZ codec: zstd, lz4, lz4hc, zlib, blosclz, none")
+    group.add_argument("-l", "--level", type=int, help="compression level 0-9 (default 1)")
+    group.add_argument("--filter", choices=("auto", "bitshuffle", "shuffle", "none"), help="shuffle filter")
+    group.add_argument("-B", "--blocksize", type=parse_size, help="blosc block size, e.g. 256K, 1M")
+    group.add_argument("-j", "--threads", type=int, help="compression threads (default: all CPUs)")
+    group.add_argument("--chunk-format", choices=("blosc1", "blosc2"), help="chunk format (default blosc1)")
+    group.add_argument("--metadata-format", help="metadata serializer (json, msgpack)")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar (default: when stderr is a terminal)")  # fmt: skip
+
+
+def _write_options(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("codec", "level", "filter", "blocksize", "threads", "chunk_format", "metadata_format")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _convert(args: argparse.Namespace, default_ext: str | None, forced: dict[str, Any]) -> int:
+    output = args.output or os.path.splitext(args.input)[0] + (default_ext or "")
+    options = {**_write_options(args), **forced}
+    with api.open(args.input) as reader:
+        total = len(reader)
+    with Progress(total, os.path.basename(args.input), enabled=args.progress) as bar:
+        api.convert(args.input, output, format=args.format, overwrite=args.overwrite, progress=bar, **options)
+    print(f"{args.input} -> {output} ({os.path.getsize(args.input):,} -> {os.path.getsize(output):,} bytes)")
+    return EXIT_OK
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    if not args.output:
+        raise MrczioError("convert needs an output path")
+    return _convert(args, None, {})
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    if args.format is None:
+        args.format = "mrcz"
+    return _convert(args, ".mrcz", {})
+
+
+def cmd_decompress(args: argparse.Namespace) -> int:
+    if args.format is None:
+        args.format = "mrc"
+    return _convert(args, ".mrc", {})
+
+
+def describe(path: str) -> dict[str, Any]:
+    """What ``mrczio info`` reports, as plain data."""
+    from mrczio.header import header_summary
+
+    with api.open(path) as reader:
+        info: dict[str, Any] = {
+            "path": path,
+            "format": reader.format_name,
+            "shape": list(reader.shape),
+            "frames": len(reader),
+            "dtype": str(reader.dtype),
+            "voxel_size": list(reader.voxel_size),
+            "file_bytes": os.path.getsize(path),
+            "metadata_keys": sorted(reader.metadata),
+            "extended_header": {"exttyp": reader.exttyp.decode("latin-1"), "bytes": len(reader.extended_header)},
+        }
+        if reader.header is not None:
+            info["header"] = header_summary(reader.header)
+        chunk_info = getattr(reader, "chunk_info", None)
+        if chunk_info is not None and len(reader):
+            info["first_chunk"] = chunk_info(0)
+            raw = len(reader) * int(np.prod(reader.frame_shape)) * reader.dtype.itemsize
+            info["compression_ratio"] = raw / max(sum(c for _, c in reader._chunks), 1)  # noqa: SLF001
+    return info
+
+
+def _print_info(info: dict[str, Any]) -> None:
+    for key, value in info.items():
+        if key == "header":
+            print("header:")
+            for name, field in value.items():
+                print(f"  {name:<10} {field}")
+        else:
+            print(f"{key:<16} {value}")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    infos = [describe(path) for path in args.files]
+    if args.json:
+        json.dump(infos if len(infos) > 1 else infos[0], sys.stdout, indent=2, default=str)
+        print()
+    else:
+        for info in infos:
+            _print_info(info)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mrczio.validate import validate
+
+    status = EXIT_OK
+    for path in args.files:
+        findings = validate(path)
+        errors = [f for f in findings if f.severity == "error"]
+        for finding in findings:
+            print(f"{path}: {finding.severity}: [{finding.code}] {finding.message}")
+        if errors:
+            status = EXIT_FAILURE
+        elif not findings:
+            print(f"{path}: valid")
+    return status
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = get_registry()
+    tables = {
+        "formats": registry.formats, "pixel modes": registry.modes, "codecs": registry.codecs,
+        "serializers": registry.serializers, "filters": registry.filters,
+    }  # fmt: skip
+    if args.json:
+        out = {kind: {str(e.key): e.plugin for e in table.entries()} for kind, table in tables.items()}
+        out["plugins"] = {r.name: f"{r.distribution} {r.version}" for r in registry.records}  # type: ignore[assignment]
+        out["failed"] = {f.name: f.error for f in registry.failures}  # type: ignore[assignment]
+        json.dump(out, sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    print("plugins:")
+    for record in registry.records:
+        print(f"  {record.name:<12} {record.distribution} {record.version}  ({record.value})")
+    for failure in registry.failures:
+        print(f"  {failure.name:<12} FAILED ({failure.distribution}): {failure.error}")
+    for kind, table in tables.items():
+        print(f"{kind}: " + ", ".join(f"{e.key} [{e.plugin}]" for e in table.entries()))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mrczio.demo import format_rows, run_demo
+
+    shape = (args.size, args.size)
+    print(f"Synthetic counting movie: {args.frames} frames of {shape[0]}x{shape[1]} uint8, "
+          f"Poisson dose {args.dose} e-/pixel/frame")  # fmt: skip
+    rows = run_demo(args.frames, shape, args.dose, directory=args.dir)
+    print(format_rows(rows, args.frames * shape[0] * shape[1]))
+    return EXIT_OK if all(r.identical for r in rows) else EXIT_FAILURE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mrczio", description="Fast, honest EM movie I/O (MRCZ, MRC, ...)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: list[tuple[str, Callable[[argparse.Namespace], int], str]] = [
+        ("info", cmd_info, "describe files"),
+        ("compress", cmd_compress, "write an MRCZ copy of a file"),
+        ("decompress", cmd_decompress, "write a plain MRC copy of a file"),
+        ("convert", cmd_convert, "convert between any two registered formats"),
+        ("validate", cmd_validate, "check files against MRC2014 and MRCZ rules"),
+        ("plugins", cmd_plugins, "list installed plugins and what they provide"),
+        ("demo", cmd_demo, "write a synthetic counting movie in each codec and compare"),
+    ]
+    parsers = {}
+    for name, handler, help_text in commands:
+        parsers[name] = sub.add_parser(name, help=help_text, description=help_text)
+        parsers[name].set_defaults(handler=handler)
+    parsers["info"].add_argument("files", nargs="+")
+    parsers["info"].add_argument("--json", action="store_true", help="print JSON")
+    parsers["validate"].add_argument("files", nargs="+")
+    parsers["plugins"].add_argument("--json", action="store_true", help="print JSON")
+    for name in ("compress", "decompress", "convert"):
+        parsers[name].add_argument("input")
+        parsers[name].add_argument("output", nargs="?")
+        _add_write_options(parsers[name])
+    demo = parsers["demo"]
+    demo.add_argument("--frames", type=int, default=24)
+    demo.add_argument("--size", type=int, default=1024, help="frame width and height")
+    demo.add_argument("--dose", type=float, default=1.0)
+    demo.add_argument("--dir", help="scratch folder (default: system temp)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except MrczioError as exc:
+        print(f"mrczio: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"mrczio: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
