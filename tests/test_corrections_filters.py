@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mrczio_builtin.filters import GainFilter, KomaFilter, OutliersFilter, mrczio_register_filters
 
 from mrczio.contracts import CorrectionFilter
 from mrczio.errors import OptionError
 from mrczio.synthetic import counting_movie
-from mrczio_builtin.filters import GainFilter, KomaFilter, OutliersFilter, mrczio_register_filters
 
 
 def test_hook_returns_named_correction_filters():
@@ -49,12 +49,16 @@ def test_gain_filter_uses_metadata_reference_and_dose_rate():
     report: dict = {}
     out = GainFilter().apply(x, metadata=meta, report=report, dose_rate=7.0)
     g = gain / gain.mean()
-    np.testing.assert_allclose(out, np.broadcast_to((8 - 1) * g ** report["gamma"], x.shape), rtol=1e-5)
+    np.testing.assert_allclose(
+        out, np.broadcast_to((8 - 1) * g ** report["gamma"], x.shape), rtol=1e-5
+    )
     assert report["gamma"] == pytest.approx(0.820, abs=1e-3) and report["dark_subtracted"]
     listed = GainFilter().apply(x, gain=gain.tolist(), gamma=1.0)
     np.testing.assert_allclose(listed, np.broadcast_to(8 * g, x.shape), rtol=1e-6)
     packed = {"data": gain.tobytes(), "shape": [4, 4], "dtype": "float32"}
-    np.testing.assert_allclose(GainFilter().apply(x, gain=packed), np.broadcast_to(8 * g, x.shape), rtol=1e-6)
+    np.testing.assert_allclose(
+        GainFilter().apply(x, gain=packed), np.broadcast_to(8 * g, x.shape), rtol=1e-6
+    )
     with pytest.raises(OptionError):
         GainFilter().apply(x)
 

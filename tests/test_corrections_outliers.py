@@ -85,7 +85,7 @@ def test_user_kernel_is_used_for_singletons():
 
 def test_border_singleton_renormalises_over_inside_taps():
     x = _stack_with([(0, 0)])
-    out, res = suppress_outliers(x)
+    out, _res = suppress_outliers(x)
     expected = _kernel_mean(x.sum(0) / x.shape[0], 0, 0, psf_kernel("paper"))
     np.testing.assert_allclose(out[:, 0, 0], expected, rtol=1e-5)
 

@@ -11,7 +11,9 @@ from mrczio.synthetic import REFERENCE_DOSE_RATE, DetectorModel, SyntheticDetect
 def test_counting_movie_signature_and_determinism():
     a = counting_movie(4, (16, 8), 2.0, seed=7, dtype="uint16")
     assert a.shape == (4, 16, 8) and a.dtype == np.uint16
-    np.testing.assert_array_equal(a, counting_movie(n_frames=4, shape=(16, 8), dose=2.0, seed=7, dtype="uint16"))
+    np.testing.assert_array_equal(
+        a, counting_movie(n_frames=4, shape=(16, 8), dose=2.0, seed=7, dtype="uint16")
+    )
 
 
 def test_detector_is_seeded_and_truth_is_consistent():

@@ -31,7 +31,7 @@ def blend(
     """
     if stack.ndim != 3:
         raise ValueError(f"expected a (frames, ny, nx) stack, got shape {stack.shape}")
-    n, ny, nx = stack.shape
+    _n, ny, nx = stack.shape
     if out is None:
         out = np.empty(stack.shape, dtype=np.float32)
     elif out.shape != stack.shape or out.dtype != np.float32 or not out.flags.c_contiguous:

@@ -135,9 +135,7 @@ def robust_cdf(
     return CdfPoints(pos[sel], cdf[sel], (mu0, s0), poisson, mean)
 
 
-def float_cdf(
-    image: np.ndarray, max_sigma: float, transform: Transform, paper: bool
-) -> CdfPoints:
+def float_cdf(image: np.ndarray, max_sigma: float, transform: Transform, paper: bool) -> CdfPoints:
     """CDF of a float sum image (already in fitted space when ``transform`` is used).
 
     Paper mode uses unit bins centred on integers over mean +- max_sigma*sqrt(mean).

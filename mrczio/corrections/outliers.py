@@ -163,7 +163,12 @@ def _thresholds(settings: OutlierSettings, points: hist.CdfPoints) -> tuple[Norm
 
 
 def _sigma_image_weights(
-    total: np.ndarray, transform: str, fit: NormalFit, settings: OutlierSettings, td: float, th: float
+    total: np.ndarray,
+    transform: str,
+    fit: NormalFit,
+    settings: OutlierSettings,
+    td: float,
+    th: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidates, their weights and sigma values, via a LUT for integer sums."""
     low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)

@@ -28,7 +28,11 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     """An ndarray from an array, nested list, or ``{"data", "shape", "dtype"}`` dict."""
     if isinstance(value, Mapping) and "data" in value:
         raw = value["data"]
-        arr = np.frombuffer(raw, dtype=value.get("dtype", "float32")) if isinstance(raw, bytes | bytearray) else np.asarray(raw)
+        arr = (
+            np.frombuffer(raw, dtype=value.get("dtype", "float32"))
+            if isinstance(raw, bytes | bytearray)
+            else np.asarray(raw)
+        )
         return arr.reshape(value["shape"]) if "shape" in value else arr
     try:
         return np.asarray(value, dtype=np.float32)
@@ -36,7 +40,9 @@ def _as_array(value: Any, what: str) -> np.ndarray:
         raise OptionError(f"{what} is not an array: {exc}") from exc
 
 
-def _reference(params: dict[str, Any], key: str, metadata: Mapping[str, Any] | None, meta_key: str) -> np.ndarray | None:
+def _reference(
+    params: dict[str, Any], key: str, metadata: Mapping[str, Any] | None, meta_key: str
+) -> np.ndarray | None:
     value = params.pop(key, None)
     if value is None and metadata is not None:
         value = metadata.get(meta_key)
@@ -81,7 +87,9 @@ class OutliersFilter(CorrectionFilter):
         except ValueError as exc:
             raise OptionError(str(exc)) from exc
 
-    def detect(self, stack: np.ndarray, *, threads: int | None = None, **params: Any) -> OutlierResult:
+    def detect(
+        self, stack: np.ndarray, *, threads: int | None = None, **params: Any
+    ) -> OutlierResult:
         """Only detect: the sparse :class:`OutlierResult` (apply it later or store it)."""
         return detect_outliers(_frames(stack), self.settings(**params), threads=threads)
 
@@ -136,7 +144,9 @@ class GainFilter(CorrectionFilter):
         threads = params.pop("threads", None)
         _reject_unknown(self.name, params)
         if gain is None and dark is None:
-            raise OptionError("gain filter: no gain reference (parameter 'gain' or metadata 'gain_reference')")
+            raise OptionError(
+                "gain filter: no gain reference (parameter 'gain' or metadata 'gain_reference')"
+            )
         if gamma is None:
             gamma = 1.0 if dose_rate is None else gain_mod.gamma_curve(float(dose_rate), gparams)
         out = gain_mod.apply_gain(
@@ -181,7 +191,9 @@ class KomaFilter(CorrectionFilter):
         if reference is None and neighbors is not None:
             reference = self.reference_from(neighbors)
         if reference is None:
-            raise OptionError("koma filter: needs 'reference', 'neighbors' or metadata 'koma_reference'")
+            raise OptionError(
+                "koma filter: needs 'reference', 'neighbors' or metadata 'koma_reference'"
+            )
         try:
             out = koma_mod.apply_reference(stack, reference, mode)
         except ValueError as exc:
