@@ -21,6 +21,7 @@ class RunningStats:
         self.maximum = -math.inf
         self.mean = 0.0
         self._m2 = 0.0  # sum of squared deviations from the mean
+        self._imaginary: RunningStats | None = None  # complex data: stats of the imaginary part
 
     @classmethod
     def from_summary(cls, count: int, minimum: float, maximum: float, mean: float, rms: float) -> RunningStats:
@@ -33,7 +34,13 @@ class RunningStats:
     def add(self, frame: np.ndarray) -> None:
         if frame.size == 0:
             return
-        values = np.abs(frame) if np.iscomplexobj(frame) else frame
+        values = frame
+        if np.iscomplexobj(frame):
+            # As mrcfile: min, max and mean of the real part; RMS of the complex values.
+            values = frame.real
+            if self._imaginary is None:
+                self._imaginary = RunningStats()
+            self._imaginary.add(frame.imag)
         if values.dtype.itemsize == 1 and values.dtype.kind in "iu":
             n, lo, hi, mean, m2 = _byte_moments(values)
         else:
@@ -52,7 +59,10 @@ class RunningStats:
     @property
     def rms(self) -> float:
         """Root-mean-square deviation from the mean (the MRC2014 ``rms`` field)."""
-        return math.sqrt(self._m2 / self.count) if self.count else 0.0
+        if not self.count:
+            return 0.0
+        m2 = self._m2 + (self._imaginary._m2 if self._imaginary is not None else 0.0)
+        return math.sqrt(m2 / self.count)
 
     def header_values(self) -> tuple[float, float, float, float]:
         """(dmin, dmax, dmean, rms), or MRC2014's "not computed" values when empty."""
