@@ -64,10 +64,9 @@ class MsgpackSerializer(MetadataSerializer):
 
     def loads(self, data: bytes) -> dict[str, Any]:
         try:
-            value = msgpack.unpackb(
-                bytes(data), ext_hook=_unpack_ext, raw=False, strict_map_key=False,
-                max_buffer_size=len(data),
-            )
+            # unpackb bounds every container by the input length, so a lying size
+            # cannot make it allocate more than the stored bytes imply.
+            value = msgpack.unpackb(bytes(data), ext_hook=_unpack_ext, raw=False, strict_map_key=False)
         except Exception as exc:  # msgpack raises several unrelated exception types
             raise MetadataError(f"msgpack metadata is damaged: {exc}") from exc
         if not isinstance(value, dict):
