@@ -45,7 +45,6 @@ _BLOSC2_FILTERS = {
 }
 _EXPECTED_FORMAT = {"blosclz": 0, "lz4": 1, "lz4hc": 1, "zlib": 3, "zstd": 4}
 _global_state = threading.Lock()  # python-blosc keeps blocksize and threads process-wide
-_warned: set[str] = set()
 
 blosc2.set_releasegil(True)
 
@@ -54,8 +53,7 @@ blosc2.set_releasegil(True)
 def _without_blosc_environment() -> Iterator[None]:
     """Hide BLOSC_* variables from c-blosc while compressing (warning once each)."""
     saved = {name: os.environ.pop(name) for name in BLOSC_ENVIRONMENT if name in os.environ}
-    for name in saved.keys() - _warned:
-        _warned.add(name)
+    for name in sorted(saved):
         warnings.warn(
             f"mrczio ignores the environment variable {name} when writing; pass the "
             f"setting explicitly (codec=, level=, filter=, blocksize=, threads=)",

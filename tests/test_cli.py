@@ -1,0 +1,121 @@
+"""The mrczio command: sub-commands, output, exit codes (0 ok, 1 failure, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mrczio
+from mrczio.cli import main, parse_size
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_json(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.mrcz"
+    mrczio.imwrite(path, counts, voxel_size=1.5, metadata={"dose": 1})
+    code, out, _ = run(["info", "--json", str(path)], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert info["format"] == "mrcz" and info["shape"] == list(counts.shape)
+    assert info["dtype"] == "uint8" and info["voxel_size"] == [1.5, 1.5, 1.5]
+    assert info["first_chunk"]["codec"] == "zstd" and info["compression_ratio"] > 1
+    assert info["metadata_keys"] == ["dose"]
+    code, out, _ = run(["info", str(path)], capsys)
+    assert code == 0 and "mrcz" in out
+
+
+def test_compress_decompress_round_trip(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "movie.mrc"
+    mrczio.imwrite(source, counts)
+    code, _, _ = run(["compress", str(source), "-c", "lz4", "-l", "3", "-B", "64K", "-j", "1", "--no-progress"], capsys)
+    assert code == 0
+    compressed = tmp_path / "movie.mrcz"
+    with mrczio.open(compressed) as reader:
+        assert reader.chunk_info(0)["codec"] == "lz4/lz4hc"
+    back = tmp_path / "back.mrc"
+    code, _, _ = run(["decompress", str(compressed), str(back)], capsys)
+    assert code == 0
+    assert back.read_bytes()[1024:] == source.read_bytes()[1024:]
+
+
+def test_existing_output_is_a_failure(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "movie.mrc"
+    mrczio.imwrite(source, counts)
+    (tmp_path / "movie.mrcz").write_bytes(b"keep me")
+    code, _, err = run(["compress", str(source)], capsys)
+    assert code == 1 and "exists" in err
+    assert (tmp_path / "movie.mrcz").read_bytes() == b"keep me"
+
+
+def test_validate_exit_codes(tmp_path: Path, counts: np.ndarray, sample_file, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.mrcz"
+    mrczio.imwrite(good, counts)
+    code, out, _ = run(["validate", str(good)], capsys)
+    assert code == 0 and "valid" in out
+    code, out, _ = run(["validate", str(sample_file("EMD-3197.map"))], capsys)
+    assert code == 1 and "[nversion]" in out
+    broken = tmp_path / "broken.mrc"
+    broken.write_bytes(b"\0" * 10)
+    code, out, _ = run(["validate", str(broken)], capsys)
+    assert code == 1 and "unreadable" in out
+
+
+def test_validate_catches_wrong_statistics(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.mrc"
+    mrczio.imwrite(path, counts)
+    raw = bytearray(path.read_bytes())
+    raw[80:84] = np.float32(99).tobytes()  # DMAX
+    path.write_bytes(bytes(raw))
+    code, out, _ = run(["validate", str(path)], capsys)
+    assert code == 1 and "[statistics]" in out
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["compress", "a.mrc", "-B", "lots"])
+    assert info.value.code == 2
+
+
+def test_plugins_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["plugins", "--json"], capsys)
+    listing = json.loads(out)
+    assert code == 0
+    assert listing["codecs"]["zstd"] == "blosc"
+    assert listing["plugins"]["mrcz"].startswith("mrczio ")
+
+
+def test_demo_runs_and_checks_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["demo", "--frames", "3", "--size", "64", "--dir", str(tmp_path)], capsys)
+    assert code == 0
+    for name in ("plain MRC", "zstd", "lz4", "zlib", "blosclz", "lz4hc"):
+        assert name in out
+    assert " NO" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_and_module_entry(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "mrczio", "plugins"], capture_output=True, text=True, check=True)
+    assert "mrcz" in out.stdout
+    missing = subprocess.run([sys.executable, "-m", "mrczio", "info", str(tmp_path / "nope.mrc")], capture_output=True, text=True)
+    assert missing.returncode == 1 and "nope.mrc" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_parse_size() -> None:
+    assert parse_size("1M") == 1 << 20
+    assert parse_size("128K") == 131072
+    assert parse_size("4096") == 4096
+    assert parse_size("1MiB") == 1 << 20
