@@ -106,17 +106,26 @@ def _robust_start(positions: np.ndarray, cdf: np.ndarray, fallback: float) -> tu
     return float(q50), float(max(sigma, 1e-12))
 
 
-def paper_cdf(values: np.ndarray, counts: np.ndarray, max_sigma: float) -> CdfPoints:
-    """Paper/zorro CDF: unit bins over mean +- max_sigma*sqrt(mean), normalised in range."""
+def paper_cdf(
+    values: np.ndarray, counts: np.ndarray, max_sigma: float, transform: Transform = "none"
+) -> CdfPoints:
+    """Paper/zorro CDF: one bin per sum value over mean +- max_sigma*sqrt(mean),
+    normalised by the pixels in range. With ``transform="anscombe"`` the same bins are
+    placed at their Anscombe positions and the Poisson sigma becomes 1.
+    """
     n = counts.sum()
     mean = float((values * counts).sum() / n)
     sp = float(np.sqrt(max(mean, 1e-12)))
     lo, hi = np.floor(mean - max_sigma * sp), np.ceil(mean + max_sigma * sp)
     sel = (values >= lo) & (values <= hi)
-    pos, c = values[sel], counts[sel].astype(np.float64)
-    if c.sum() == 0:
-        return CdfPoints(pos, c, (mean, sp), sp, mean)
-    return CdfPoints(pos, np.cumsum(c) / c.sum(), (mean, sp), sp, mean)
+    pos = np.asarray(forward(values[sel], transform), dtype=np.float64)
+    c = counts[sel].astype(np.float64)
+    if transform == "anscombe":
+        start, poisson = (float(forward(np.float64(mean), transform)), 1.0), 1.0
+    else:
+        start, poisson = (mean, sp), sp
+    cdf = np.cumsum(c) / c.sum() if c.sum() else c
+    return CdfPoints(pos, cdf, start, poisson, mean)
 
 
 def robust_cdf(
@@ -138,19 +147,23 @@ def robust_cdf(
 def float_cdf(image: np.ndarray, max_sigma: float, transform: Transform, paper: bool) -> CdfPoints:
     """CDF of a float sum image (already in fitted space when ``transform`` is used).
 
-    Paper mode uses unit bins centred on integers over mean +- max_sigma*sqrt(mean).
+    Paper mode uses unit bins centred on integers over mean +- max_sigma*sqrt(mean)
+    (0.1-wide bins over mean +- max_sigma after an Anscombe transform).
     Default mode uses sigma/16 bins over median +- max_sigma*sigma_robust, with the CDF
     at the right bin edges normalised by all pixels.
     """
     flat = image.ravel()
     mean = float(flat.mean(dtype=np.float64))
     if paper:
-        sp = float(np.sqrt(max(mean, 1e-12)))
-        lo, hi = np.floor(mean - max_sigma * sp), np.ceil(mean + max_sigma * sp)
-        edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+        anscombe = transform == "anscombe"
+        sp = 1.0 if anscombe else float(np.sqrt(max(mean, 1e-12)))
+        width = 0.1 if anscombe else 1.0
+        lo = np.floor((mean - max_sigma * sp) / width) * width
+        hi = np.ceil((mean + max_sigma * sp) / width) * width
+        edges = np.arange(lo - width / 2, hi + width, width)
         c, _ = np.histogram(flat, edges)
         total = max(c.sum(), 1)
-        return CdfPoints(edges[:-1] + 0.5, np.cumsum(c) / total, (mean, sp), sp, mean)
+        return CdfPoints(edges[:-1] + width / 2, np.cumsum(c) / total, (mean, sp), sp, mean)
     step = max(1, flat.size // 1_000_000)
     sample = np.sort(flat[::step].astype(np.float64))
     ranks = (np.arange(sample.size) + 0.5) / sample.size

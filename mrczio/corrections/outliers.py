@@ -116,11 +116,10 @@ class OutlierResult:
 
 
 def _resolve_transform(settings: OutlierSettings, integer: bool, mean_sum: float) -> str:
-    if settings.mode == "paper" or settings.transform == "none":
-        return "none"
-    if settings.transform == "anscombe":
-        return "anscombe"
-    return "anscombe" if integer and mean_sum < ANSCOMBE_BELOW else "none"
+    if settings.transform == "auto":
+        low_dose = integer and mean_sum < ANSCOMBE_BELOW
+        return "anscombe" if settings.mode == "default" and low_dose else "none"
+    return settings.transform
 
 
 def _bounds(settings: OutlierSettings, start: tuple[float, float], poisson: float):
@@ -229,9 +228,9 @@ def detect_outliers(
     else:
         mean_sum = float(total.mean(dtype=np.float64))
     transform = _resolve_transform(settings, integer, mean_sum)
-    if integer and settings.mode == "paper":
+    if integer and settings.mode == "paper" and transform == "none":
         points = hist.paper_cdf(values, counts, settings.max_sigma)
-    elif integer:
+    elif integer and settings.mode == "default":
         points = hist.robust_cdf(values, counts, settings.max_sigma, transform)  # type: ignore[arg-type]
     else:
         image = hist.forward(total.astype(np.float64), transform)
