@@ -16,7 +16,7 @@ from mrczio.chunks import frame_payload, framed_payload
 
 class LzmaCodec(FrameCodec):
     name = "lzma"
-    compressor_id = 100  # ids below 64 are reserved for blosc codecs
+    compressor_id = 100  # python-mrcz uses ids 0..15; pick one above them
 
     def encode(self, frame: np.ndarray, settings: CompressionSettings) -> bytes:
         payload = lzma.compress(frame.tobytes(), preset=settings.level)
