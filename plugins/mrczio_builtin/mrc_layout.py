@@ -29,6 +29,8 @@ from mrczio.fileio import PositionalFile
 from mrczio.reader import VoxelSize
 from mrczio.registry import Registry
 
+from mrczio_builtin.mode4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
+
 FOOTER_MAGIC = b"MRCZMETA"
 FOOTER_TRAILER = struct.Struct("<4sQ8s")
 
@@ -87,6 +89,9 @@ def read_layout(source: PositionalFile, registry: Registry, *, permissive: bool)
     header = mrc.parse_header(source.read_at(0, min(source.size, mrc.HEADER_SIZE), what="header"), path)
     _check_header_basics(path, header, permissive)
     compressor_id, mode_code = mrc.split_mode(header)
+    if mode_code == 0 and imod_mode0_packed(header):
+        # IMOD's older 4-bit files: mode 0 with half the true nx (see mode4bit.py).
+        header, mode_code = widen_imod_header(header), MODE_4BIT
     mode = registry.mode(mode_code, path)
     nsymbt = int(header["nsymbt"])
     data_offset = mrc.HEADER_SIZE + nsymbt

@@ -13,6 +13,7 @@ so python-mrcz returns one array with the right pixel size.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 import mrczio
 from mrczio import header as mrc
 from mrczio.contracts import CompressionSettings, FrameCodec, MetadataSerializer, PixelMode, WriteRequest
-from mrczio.errors import DataTypeError, OptionError
+from mrczio.errors import ConversionError, DataTypeError, MrczioWarning, OptionError
 from mrczio.fileio import AtomicFile
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
@@ -33,6 +34,7 @@ from mrczio_builtin.mrc_layout import footer_bytes
 COMMON_OPTIONS = frozenset({
     "overwrite", "byteorder", "volume", "extended_header", "exttyp", "metadata_format",
     "metadata_placement", "label", "voltage", "cs", "gain", "origin", "fsync", "compute_stats",
+    "mode", "packed4bit", "clip",
 })  # fmt: skip
 
 
@@ -79,7 +81,19 @@ def check_options(format_name: str, options: Mapping[str, Any], allowed: frozens
         )
 
 
-def pick_mode(registry: Registry, dtype: np.dtype[Any], path: str) -> PixelMode:
+def pick_mode(
+    registry: Registry, dtype: np.dtype[Any], path: str, options: Mapping[str, Any] | None = None
+) -> PixelMode:
+    """The mode asked for (``mode=101`` or ``packed4bit=True``), else the default for ``dtype``."""
+    options = options or {}
+    code = options.get("mode")
+    if code is None and options.get("packed4bit"):
+        code = 101
+    if code is not None:
+        mode = registry.mode(int(code), path)
+        if not (mode.dtype == dtype or mode.accepts(dtype)):
+            raise DataTypeError(f"{path}: MRC mode {int(code)} stores {mode.dtype}, not {dtype}")
+        return mode
     mode = registry.mode_for_dtype(dtype)
     if mode is None:
         hint = " (cast to float32 with dtype='float32')" if dtype == np.float64 else ""
@@ -89,6 +103,9 @@ def pick_mode(registry: Registry, dtype: np.dtype[Any], path: str) -> PixelMode:
 
 class MrcFamilyWriter(StackWriter):
     """Writes plain MRC (``codec is None``) or MRCZ (one chunk per frame)."""
+
+    _clip = False  # class defaults too, for subclasses (the appender) that skip __init__
+    clipped_pixels = 0
 
     def __init__(
         self,
@@ -104,7 +121,9 @@ class MrcFamilyWriter(StackWriter):
         self._codec = codec
         self._settings = settings
         self._opts = HeaderOptions.from_options(request.options)
-        self._mode = pick_mode(registry, self.dtype, self.path)
+        self._mode = pick_mode(registry, self.dtype, self.path, request.options)
+        self._clip = bool(request.options.get("clip", False))
+        self.clipped_pixels = 0
         self._stats = RunningStats() if request.options.get("compute_stats", True) else None
         self._serializer, self._extended, self._footer = self._place_metadata(registry, request)
         self._packed_bytes = 0
@@ -139,12 +158,17 @@ class MrcFamilyWriter(StackWriter):
     # -- frames --------------------------------------------------------------------
 
     def _write_block(self, block: np.ndarray) -> None:
+        if self._clip and hasattr(self._mode, "clip"):
+            block, clipped = self._mode.clip(block)
+            self.clipped_pixels += clipped
         if self._stats is not None:
             for frame in block:
                 self._stats.add(frame)
-        stored = self._mode.pack(block).astype(
-            self._mode.storage_dtype(self._opts.byteorder), copy=False
-        )
+        try:
+            packed = self._mode.pack(block)
+        except ConversionError as exc:
+            raise ConversionError(f"{self.path}: {exc}") from None
+        stored = packed.astype(self._mode.storage_dtype(self._opts.byteorder), copy=False)
         if self._codec is None:
             self._sink.write(np.ascontiguousarray(stored).data)
             return
@@ -162,6 +186,11 @@ class MrcFamilyWriter(StackWriter):
         handle.seek(0)
         handle.write(self._build_header().tobytes())
         self._file.commit()
+        if self.clipped_pixels:  # after the commit: a warning turned error must not lose the file
+            warnings.warn(
+                f"{self.path}: clipped {self.clipped_pixels} pixels above "
+                f"{getattr(self._mode, 'max_value', '?')} (clip=True)", MrczioWarning, stacklevel=3
+            )
 
     def _discard(self) -> None:
         self._file.abort()

@@ -1,0 +1,341 @@
+"""Multi-page TIFF (one page per frame), as SerialEM and EPU ship counting movies.
+
+Reading and writing go through tifffile (with imagecodecs for LZW, deflate and zstd).
+
+Row order. An MRC file stores its first row at the bottom of the image (y = 0); a TIFF
+page stores its first row at the top. IMOD, SerialEM, MotionCor2 and RELION therefore
+flip rows whenever they read or write TIFF, so that a movie shows the same image in
+either format. mrczio does the same: its arrays are always in MRC row order, so
+``imread("m.tif")`` is ``tifffile.imread("m.tif")[..., ::-1, :]`` and converting MRC to
+TIFF and back is the identity. The write option ``flip_y=False`` stores array rows top
+down instead; such files record it in their description and mrczio reads them back
+unflipped (other programs will show them upside down).
+
+4-bit data. ``packed4bit=True`` (or ``"serialem"``) writes IMOD/SerialEM's packed 4-bit
+TIFF: 8 bits per sample at half the width, two pixels per byte, low nibble first,
+compressible. ``packed4bit="standard"`` writes BitsPerSample 4 (first pixel in the high
+nibble; tifffile writes it only uncompressed). Both are read; a packed file is
+recognised from mrczio's description or, like IMOD and RELION do, from a K2/K3
+super-resolution frame size.
+
+Metadata round-trips as JSON in page 0's ImageDescription, with the voxel size; the
+pixel size also goes into XResolution/YResolution in pixels per centimetre (as RELION
+writes it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from mrczio.contracts import FileFormat, WriteRequest
+from mrczio.errors import CodecError, ConversionError, FormatError, MrczioError, OptionError
+from mrczio.fileio import AtomicFile
+from mrczio.hookspecs import hookimpl
+from mrczio.reader import StackReader, VoxelSize
+from mrczio.registry import Registry
+from mrczio.writer import StackWriter
+
+from mrczio_builtin.mode4bit import IMOD_PACKED_SIZES, Packed4BitMode, pack_nibbles, unpack_nibbles
+
+TIFF_MAGICS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+DESCRIPTION_KEY = "mrczio"
+ANGSTROM_PER_CM = 1e8
+ANGSTROM_PER_INCH = 2.54e8
+CLASSIC_LIMIT = 2**32 - 2**25  # leave room for IFDs below the 4 GiB offset limit
+COMPRESSIONS: dict[str, Any] = {
+    "lzw": tifffile.COMPRESSION.LZW,
+    "deflate": tifffile.COMPRESSION.ADOBE_DEFLATE,
+    "zlib": tifffile.COMPRESSION.ADOBE_DEFLATE,
+    "zstd": tifffile.COMPRESSION.ZSTD,
+    "none": None,
+}
+WRITE_OPTIONS = frozenset({
+    "overwrite", "compression", "level", "predictor", "flip_y", "packed4bit", "clip",
+    "bigtiff", "fsync", "metadata_format",
+})  # fmt: skip
+PACKINGS = {True: "serialem", "serialem": "serialem", "standard": "standard", False: None, None: None}
+
+
+def is_packed_size(width: int, height: int) -> bool:
+    """True for the stored (half-width) K2/K3 sizes IMOD and RELION unpack as 4-bit."""
+    return any(
+        (abs(width - a) <= 2 and abs(height - b) <= 2) or (abs(width - b) <= 2 and abs(height - a) <= 2)
+        for a, b in IMOD_PACKED_SIZES
+    )
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+class TiffReader(StackReader):
+    """Pages of a TIFF as frames; decodes a page only when it is asked for."""
+
+    def __init__(self, path: str, *, permissive: bool = False) -> None:
+        self.path = path
+        self.format_name = "tiff"
+        try:
+            self._tif = tifffile.TiffFile(path)
+        except (tifffile.TiffFileError, ValueError, OSError) as exc:
+            raise FormatError(path, f"not a readable TIFF: {exc}") from exc
+        try:
+            self._describe()
+        except BaseException:
+            self._tif.close()
+            raise
+
+    def _describe(self) -> None:
+        pages = self._tif.pages
+        if len(pages) == 0:
+            raise FormatError(self.path, "TIFF contains no pages")
+        first = pages.first
+        if first.samplesperpixel != 1 or len(first.shape) != 2:
+            raise FormatError(
+                self.path, f"pages of shape {first.shape} with {first.samplesperpixel} samples are not grey frames"
+            )
+        info = self._own_description(first)
+        self._page_shape = tuple(int(n) for n in first.shape)
+        self._page_dtype = np.dtype(first.dtype).newbyteorder("=")
+        self._packing = info.get("packed4bit") or self._guess_packing(first)
+        self._flip = info.get("rows", "bottom-up") != "top-down"
+        ny, nx = self._page_shape
+        if self._packing == "serialem":
+            nx = int(info.get("width", 2 * nx))
+        self.frame_shape = (ny, nx)
+        self.dtype = np.dtype(np.uint8) if self._packing else self._page_dtype
+        self.n_frames = len(pages)
+        self.shape = (ny, nx) if self.n_frames == 1 else (self.n_frames, ny, nx)
+        self.voxel_size = self._voxel_size(first, info)
+        self.metadata = dict(info.get("metadata", {}))
+        self.header = None
+        self.extended_header = b""
+        self.exttyp = b""
+
+    def _own_description(self, page: Any) -> dict[str, Any]:
+        """The ``mrczio`` block of a description this module wrote, else {}."""
+        try:
+            value = json.loads(page.description or "")
+        except (ValueError, TypeError):
+            return {}
+        block = value.get(DESCRIPTION_KEY) if isinstance(value, dict) else None
+        return block if isinstance(block, dict) else {}
+
+    @staticmethod
+    def _guess_packing(page: Any) -> str | None:
+        if page.bitspersample == 4:
+            return "standard"
+        ny, nx = page.shape
+        if page.dtype == np.uint8 and is_packed_size(nx, ny):
+            return "serialem"
+        return None
+
+    @staticmethod
+    def _voxel_size(page: Any, info: Mapping[str, Any]) -> VoxelSize:
+        stored = info.get("voxel_size")
+        if isinstance(stored, list) and len(stored) == 3:
+            return VoxelSize(*(float(v) for v in stored))
+        unit = page.tags.valueof("ResolutionUnit", 1)
+        per = {2: ANGSTROM_PER_INCH, 3: ANGSTROM_PER_CM}.get(int(unit))
+        xres, yres = page.tags.valueof("XResolution"), page.tags.valueof("YResolution")
+        if per is None or not xres or not yres or not xres[0] or not yres[0]:
+            return VoxelSize(0.0, 0.0, 0.0)
+        return VoxelSize(per * xres[1] / xres[0], per * yres[1] / yres[0], 0.0)
+
+    def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
+        for k in range(start, stop):
+            frame = self._decode_page(k)
+            out[k - start] = frame[::-1] if self._flip else frame
+
+    def _decode_page(self, k: int) -> np.ndarray:
+        page = self._tif.pages[k]
+        if tuple(page.shape) != self._page_shape or np.dtype(page.dtype).newbyteorder("=") != self._page_dtype:
+            raise FormatError(
+                self.path, f"page {k} is {page.shape} {page.dtype}, unlike page 0 ({self._page_shape} {self._page_dtype})"
+            )
+        try:
+            data = page.asarray()
+        except MrczioError:
+            raise
+        except Exception as exc:  # tifffile raises many kinds for damaged or unsupported pages
+            raise CodecError(f"{self.path}: page {k} could not be decoded: {exc}") from exc
+        if self._packing == "serialem":
+            ny, nx = self.frame_shape
+            return unpack_nibbles(data.reshape(1, -1), ny, nx)[0]
+        return data
+
+    def close(self) -> None:
+        self._tif.close()
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+class TiffStackWriter(StackWriter):
+    """Writes one TIFF page per frame to a temporary file, renamed into place at close."""
+
+    def __init__(self, request: WriteRequest) -> None:
+        options = request.options
+        self.path = request.path
+        self.frame_shape = request.frame_shape
+        self.dtype = np.dtype(request.dtype).newbyteorder("=")
+        self._packing = _packing(options)
+        self._compression, self._compressionargs = _compression(options, self._packing)
+        self._flip = bool(options.get("flip_y", True))
+        self._clip = bool(options.get("clip", False))
+        self._predictor = bool(options.get("predictor", False))
+        self.clipped_pixels = 0
+        self._pages = 0
+        self._check_data(request)
+        self._description = _description(request, self._packing, self._flip)
+        self._resolution = _resolution(request.voxel_size)
+        self._file = AtomicFile(
+            self.path, overwrite=bool(options.get("overwrite", False)), fsync=bool(options.get("fsync", False))
+        )
+        try:
+            self._tiff = tifffile.TiffWriter(self._file.file, bigtiff=_wants_bigtiff(request))
+        except BaseException:
+            self._file.abort()
+            raise
+
+    def _check_data(self, request: WriteRequest) -> None:
+        if self._packing and self.dtype != np.uint8:
+            raise ConversionError(f"{self.path}: 4-bit TIFF stores uint8 values 0..15, not {self.dtype}")
+        if self._packing == "serialem" and self.frame_shape[1] % 2:
+            raise ConversionError(
+                f"{self.path}: SerialEM's packed 4-bit TIFF needs an even width, not {self.frame_shape[1]}; "
+                "use packed4bit='standard' or an 8-bit TIFF"
+            )
+        if request.options.get("metadata_format", "json") != "json":
+            raise OptionError(f"{self.path}: TIFF keeps metadata as JSON only (metadata_format='json')")
+
+    def _write_block(self, block: np.ndarray) -> None:
+        if self._packing:
+            block = self._nibbles(block)
+        for frame in block:
+            self._write_page(frame[::-1] if self._flip else frame)
+
+    def _nibbles(self, block: np.ndarray) -> np.ndarray:
+        if self._clip:
+            block, clipped = Packed4BitMode.clip(block)
+            self.clipped_pixels += clipped
+        try:
+            packed = pack_nibbles(block)  # also refuses values above 15
+        except ConversionError as exc:
+            raise ConversionError(f"{self.path}: {exc}") from None
+        if self._packing == "serialem":
+            return packed.reshape(block.shape[0], block.shape[1], -1)
+        return block
+
+    def _write_page(self, page: np.ndarray) -> None:
+        first = self._pages == 0
+        self._pages += 1
+        try:
+            self._tiff.write(
+                np.ascontiguousarray(page), photometric="minisblack", compression=self._compression,
+                compressionargs=self._compressionargs, predictor=self._predictor,
+                bitspersample=4 if self._packing == "standard" else None,
+                description=self._description if first else None, metadata=None,
+                resolution=self._resolution, resolutionunit="CENTIMETER" if self._resolution else None,
+                software="mrczio", contiguous=False,
+            )  # fmt: skip
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise CodecError(f"{self.path}: TIFF page could not be written: {exc}") from exc
+
+    def _finish(self) -> None:
+        self._tiff.close()
+        self._file.commit()
+        if self.clipped_pixels:
+            from warnings import warn
+
+            from mrczio.errors import MrczioWarning
+
+            warn(f"{self.path}: clipped {self.clipped_pixels} pixels above 15 (clip=True)", MrczioWarning, stacklevel=3)
+
+    def _discard(self) -> None:
+        try:
+            self._tiff.close()
+        except Exception:  # noqa: BLE001 - the temporary file is removed either way
+            pass
+        self._file.abort()
+
+
+def _packing(options: Mapping[str, Any]) -> str | None:
+    value = options.get("packed4bit")
+    if value not in PACKINGS:
+        raise OptionError(f"packed4bit must be True, 'serialem', 'standard' or False, not {value!r}")
+    return PACKINGS[value]
+
+
+def _compression(options: Mapping[str, Any], packing: str | None) -> tuple[Any, dict[str, Any] | None]:
+    asked = options.get("compression")
+    name = str(asked if asked is not None else ("none" if packing == "standard" else "lzw")).lower()
+    if name not in COMPRESSIONS:
+        raise OptionError(f"TIFF compression must be one of {', '.join(COMPRESSIONS)}, not {name!r}")
+    if packing == "standard" and name != "none":
+        raise OptionError("packed4bit='standard' (BitsPerSample 4) is written uncompressed only")
+    level = options.get("level")
+    args = {"level": int(level)} if level is not None and name not in ("lzw", "none") else None
+    return COMPRESSIONS[name], args
+
+
+def _description(request: WriteRequest, packing: str | None, flip: bool) -> str:
+    block: dict[str, Any] = {"version": 1, "rows": "bottom-up" if flip else "top-down"}
+    if request.voxel_size is not None:
+        block["voxel_size"] = [float(v) for v in request.voxel_size]
+    if packing:
+        block["packed4bit"] = packing
+        block["width"] = request.frame_shape[1]
+    if request.metadata:
+        from mrczio_builtin.meta_json import JsonSerializer
+
+        block["metadata"] = json.loads(JsonSerializer().dumps(request.metadata))
+    return json.dumps({DESCRIPTION_KEY: block})
+
+
+def _resolution(voxel: tuple[float, float, float] | None) -> tuple[float, float] | None:
+    if voxel is None or voxel[0] <= 0 or voxel[1] <= 0:
+        return None
+    return (ANGSTROM_PER_CM / voxel[0], ANGSTROM_PER_CM / voxel[1])
+
+
+def _wants_bigtiff(request: WriteRequest) -> bool:
+    asked = request.options.get("bigtiff")
+    if asked is not None:
+        return bool(asked)
+    if request.n_frames is None:
+        return False
+    ny, nx = request.frame_shape
+    return request.n_frames * ny * nx * np.dtype(request.dtype).itemsize > CLASSIC_LIMIT
+
+
+class TiffFormat(FileFormat):
+    name = "tiff"
+    extensions = (".tif", ".tiff")
+    description = "multi-page TIFF, one page per frame (LZW by default), rows flipped as IMOD/RELION do"
+
+    def claim(self, head: bytes, path: str) -> float:
+        return 0.9 if head[:4] in TIFF_MAGICS else 0.0
+
+    def open_reader(self, path: str, registry: Registry, *, permissive: bool = False) -> StackReader:
+        return TiffReader(os.fspath(path), permissive=permissive)
+
+    def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
+        unknown = sorted(set(request.options) - WRITE_OPTIONS)
+        if unknown:
+            raise OptionError(
+                f"format 'tiff' does not take option(s) {', '.join(unknown)}; it takes: {', '.join(sorted(WRITE_OPTIONS))}"
+            )
+        return TiffStackWriter(request)
+
+    def write_options(self) -> list[str]:
+        return sorted(WRITE_OPTIONS)
+
+
+@hookimpl
+def mrczio_register_formats() -> list[Any]:
+    return [TiffFormat()]
