@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import convolve, gaussian_filter
@@ -83,24 +84,24 @@ class SyntheticStack:
     frame_time: float
     gamma: float
     index: int = 0
-    extras: dict = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outliers(self) -> np.ndarray:
         """Truth mask of all outliers (hot or dead)."""
-        return self.hot | self.dead
+        return np.asarray(self.hot | self.dead)
 
 
 def _psf_kernel(psf: tuple[float, float, float]) -> np.ndarray:
     c, e, d = psf
     k = np.array([[d, e, d], [e, c, e], [d, e, d]], dtype=np.float64)
-    return k / k.sum()
+    return np.asarray(k / k.sum())
 
 
 def smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
     """Zero-mean, unit-std Gaussian-smoothed white noise with correlation length ``scale``."""
     f = gaussian_filter(rng.standard_normal(shape), scale, mode="wrap")
-    return (f - f.mean()) / max(f.std(), 1e-12)
+    return np.asarray((f - f.mean()) / max(float(f.std()), 1e-12))
 
 
 class SyntheticDetector:
@@ -128,7 +129,7 @@ class SyntheticDetector:
         sweeps = np.sin(2 * np.pi * (7 * u + 0.8 * np.sin(2 * np.pi * 1.3 * u)))
         blotch = smooth_field(self.rng, (ny, nx), max(ny, nx) / 16)
         e = 1.0 + self.model.etch_amplitude * (0.7 * sweeps + 0.5 * blotch)
-        return (e / e.mean()).astype(np.float64)
+        return np.asarray(e / e.mean(), dtype=np.float64)
 
     def _cmos(self) -> np.ndarray:
         ny, nx = self.model.shape
@@ -139,7 +140,7 @@ class SyntheticDetector:
         if m.seam_period > 0:
             c[:, m.seam_period - 1 :: m.seam_period] *= 1.0 - m.seam_depth
             c[m.seam_period - 1 :: m.seam_period, :] *= 1.0 - m.seam_depth
-        return c / c.mean()
+        return np.asarray(c / c.mean())
 
     def _clustered(self, seeds: np.ndarray) -> np.ndarray:
         """Grow a ``cluster_fraction`` of the seed pixels into 2x2 clusters."""
@@ -159,7 +160,7 @@ class SyntheticDetector:
     def flat(self, dose_rate: float) -> np.ndarray:
         """The relative response ``E**gamma(delta) * C`` at ``dose_rate`` (mean ~1)."""
         g = gamma_curve(dose_rate, self.model.gamma_params, valid_range=None)
-        return self.etch**g * self.cmos
+        return np.asarray(self.etch**g * self.cmos)
 
     def gamma(self, dose_rate: float) -> float:
         """The true gamma of this detector at ``dose_rate``."""
@@ -239,7 +240,7 @@ class SyntheticDetector:
             self.n_stacks - 1,
         )
 
-    def series(self, n_stacks: int, **stack_kwargs) -> Iterator[SyntheticStack]:
+    def series(self, n_stacks: int, **stack_kwargs: Any) -> Iterator[SyntheticStack]:
         """``n_stacks`` consecutive stacks (see :meth:`stack` for the keywords)."""
         for _ in range(n_stacks):
             yield self.stack(**stack_kwargs)

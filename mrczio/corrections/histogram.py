@@ -52,11 +52,11 @@ def time_sum(stack: np.ndarray, *, threads: int | None = None, block: int = 64) 
     return out
 
 
-def forward(values: np.ndarray, transform: Transform) -> np.ndarray:
+def forward(values: np.ndarray | float, transform: Transform) -> np.ndarray:
     """Map sum values into the space where the normal model is fitted."""
     if transform == "anscombe":
-        return 2.0 * np.sqrt(np.maximum(values, 0) + 0.375)
-    return values
+        return np.asarray(2.0 * np.sqrt(np.maximum(values, 0) + 0.375))
+    return np.asarray(values)
 
 
 def inverse(values: np.ndarray | float, transform: Transform) -> np.ndarray | float:
@@ -95,7 +95,7 @@ def integer_counts(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _quantiles(positions: np.ndarray, cdf: np.ndarray, probs: tuple[float, ...]) -> np.ndarray:
     keep = np.concatenate(([True], np.diff(cdf) > 0))
-    return np.interp(probs, cdf[keep], positions[keep])
+    return np.asarray(np.interp(probs, cdf[keep], positions[keep]))
 
 
 def _robust_start(positions: np.ndarray, cdf: np.ndarray, fallback: float) -> tuple[float, float]:

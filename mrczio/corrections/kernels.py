@@ -41,6 +41,10 @@ def _zorro_kernel() -> np.ndarray:
     return np.array([[e * e, e, e * e], [e, 0.0, e], [e * e, e, e * e]])
 
 
+def _uniform_kernel() -> np.ndarray:
+    return np.ones((5, 5))
+
+
 def psf_kernel(psf: str | Any = "paper") -> np.ndarray:
     """Return the normalised fill kernel (float64, odd square, centre 0, sum 1).
 
@@ -51,7 +55,7 @@ def psf_kernel(psf: str | Any = "paper") -> np.ndarray:
         builders = {
             "paper": _paper_kernel,
             "zorro3x3": _zorro_kernel,
-            "uniform": lambda: np.ones((5, 5)),
+            "uniform": _uniform_kernel,
         }
         if psf not in builders:
             raise ValueError(f"unknown psf {psf!r}; expected one of {KERNEL_NAMES} or an array")
@@ -67,7 +71,7 @@ def psf_kernel(psf: str | Any = "paper") -> np.ndarray:
     total = kernel.sum()
     if total <= 0:
         raise ValueError("psf kernel has no positive off-centre weight")
-    return kernel / total
+    return np.asarray(kernel / total)
 
 
 def kernel_taps(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

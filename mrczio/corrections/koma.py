@@ -38,7 +38,7 @@ def koma_reference_bruteforce(means: Sequence[np.ndarray], i: int, radius: int) 
     others = [np.asarray(means[j], dtype=np.float64) for j in range(start, stop) if j != i]
     if not others:
         raise ValueError("KOMA needs at least two stacks")
-    return np.mean(others, axis=0)
+    return np.asarray(np.mean(others, axis=0))
 
 
 class KomaStream:
@@ -135,7 +135,7 @@ def apply_reference(
 def stack_mean(stack: np.ndarray) -> np.ndarray:
     """The per-frame mean image of a stack (float64), the unit KOMA averages."""
     data = stack[None] if stack.ndim == 2 else stack
-    return data.mean(axis=0, dtype=np.float64)
+    return np.asarray(data.mean(axis=0, dtype=np.float64))
 
 
 def correct_series(

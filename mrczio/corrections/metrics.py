@@ -29,7 +29,7 @@ def unit_frames(stack: np.ndarray, mask: np.ndarray | None = None, crop: int = 0
     z = _select(stack, mask, crop).astype(np.float64)
     z -= z.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(z, axis=1, keepdims=True)
-    return np.divide(z, norm, out=np.zeros_like(z), where=norm > 0)
+    return np.asarray(np.divide(z, norm, out=np.zeros_like(z), where=norm > 0))
 
 
 def _unit_sum(

@@ -115,14 +115,16 @@ class OutlierResult:
         return res[0] if squeeze else res
 
 
-def _resolve_transform(settings: OutlierSettings, integer: bool, mean_sum: float) -> str:
+def _resolve_transform(settings: OutlierSettings, integer: bool, mean_sum: float) -> hist.Transform:
     if settings.transform == "auto":
         low_dose = integer and mean_sum < ANSCOMBE_BELOW
         return "anscombe" if settings.mode == "default" and low_dose else "none"
-    return settings.transform
+    return "anscombe" if settings.transform == "anscombe" else "none"
 
 
-def _bounds(settings: OutlierSettings, start: tuple[float, float], poisson: float):
+def _bounds(
+    settings: OutlierSettings, start: tuple[float, float], poisson: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
     mu0, s0 = start
     if settings.mode == "paper":
         lo, hi = settings.sigma_bounds or (0.7, 1.3)
@@ -139,7 +141,9 @@ def _floor(settings: OutlierSettings) -> float:
     return float(ndtri(1.0 - settings.false_rate / 2.0) / settings.rho)
 
 
-def _thresholds(settings: OutlierSettings, points: hist.CdfPoints) -> tuple[NormalFit, dict]:
+def _thresholds(
+    settings: OutlierSettings, points: hist.CdfPoints
+) -> tuple[NormalFit, dict[str, Any]]:
     start = points.start if settings.mode != "paper" else (points.start[0], points.poisson_sigma)
     mu_b, s_b = _bounds(settings, points.start, points.poisson_sigma)
     fit = fit_normal_cdf(points.positions, points.cdf, start, mu_b, s_b)
@@ -163,7 +167,7 @@ def _thresholds(settings: OutlierSettings, points: hist.CdfPoints) -> tuple[Norm
 
 def _sigma_image_weights(
     total: np.ndarray,
-    transform: str,
+    transform: hist.Transform,
     fit: NormalFit,
     settings: OutlierSettings,
     td: float,
@@ -193,7 +197,7 @@ def _sigma_image_weights(
     return cand[keep], w[keep].astype(np.float32), sig[keep]
 
 
-def _raw_sigma(fit: NormalFit, transform: str) -> float:
+def _raw_sigma(fit: NormalFit, transform: hist.Transform) -> float:
     """The fitted sigma in sum units (Anscombe: sigma_y * sqrt(mu_raw + 3/8))."""
     if transform == "anscombe":
         return fit.sigma * float(np.sqrt(max(float(hist.inverse(fit.mu, "anscombe")), 0.0) + 0.375))
@@ -231,17 +235,17 @@ def detect_outliers(
     if integer and settings.mode == "paper" and transform == "none":
         points = hist.paper_cdf(values, counts, settings.max_sigma)
     elif integer and settings.mode == "default":
-        points = hist.robust_cdf(values, counts, settings.max_sigma, transform)  # type: ignore[arg-type]
+        points = hist.robust_cdf(values, counts, settings.max_sigma, transform)
     else:
         image = hist.forward(total.astype(np.float64), transform)
-        points = hist.float_cdf(image, settings.max_sigma, transform, settings.mode == "paper")  # type: ignore[arg-type]
+        points = hist.float_cdf(image, settings.max_sigma, transform, settings.mode == "paper")
     fit, info = _thresholds(settings, points)
     td, th = info["t_dark"], info["t_hot"]
     cand, w, sig = _sigma_image_weights(total, transform, fit, settings, td, th)
     hard = w < 0.5
     mask = np.zeros(total.shape, dtype=bool)
     mask.ravel()[cand[hard]] = True
-    frame_mean = float(hist.inverse(fit.mu, transform)) / n  # type: ignore[arg-type]
+    frame_mean = float(hist.inverse(fit.mu, transform)) / n
     mean_image = total.astype(np.float32) / np.float32(n)
     filled = fill_values(
         mean_image,

@@ -101,7 +101,7 @@ def logistic_weight(
 ) -> np.ndarray:
     """Eq. 6 with already relaxed thresholds: expit(k(s - t_dark)) * expit(-k(s - t_hot))."""
     s = np.asarray(sigma_values, dtype=np.float64)
-    return expit(k * (s - t_dark)) * expit(-k * (s - t_hot))
+    return np.asarray(expit(k * (s - t_dark)) * expit(-k * (s - t_hot)), dtype=np.float64)
 
 
 def weight_cut_levels(k: float, t_dark: float, t_hot: float, eps: float) -> tuple[float, float]:

@@ -208,7 +208,7 @@ class KomaFilter(CorrectionFilter):
         """The KOMA reference from the other stacks (3-D) or their mean images (2-D)."""
         if len(neighbors) == 0:
             raise OptionError("koma filter: 'neighbors' is empty")
-        return np.mean([koma_mod.stack_mean(np.asarray(s)) for s in neighbors], axis=0)
+        return np.asarray(np.mean([koma_mod.stack_mean(np.asarray(s)) for s in neighbors], axis=0))
 
     def stream(self, radius: int) -> koma_mod.KomaStream:
         """A :class:`~mrczio.corrections.koma.KomaStream` over per-stack mean images."""
