@@ -171,6 +171,35 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _correction_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    params: dict[str, dict[str, Any]] = {"gain": {}, "outliers": {}}
+    if args.gain:
+        params["gain"]["gain"] = api.imread(args.gain).astype(np.float32)
+    if args.dark:
+        params["gain"]["dark"] = api.imread(args.dark).astype(np.float32)
+    if args.dose_rate is not None:
+        params["gain"]["dose_rate"] = args.dose_rate
+    if args.outlier_mode:
+        params["outliers"]["mode"] = args.outlier_mode
+    return params
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    from mrczio.correct import correct_files
+
+    names = [n.strip() for n in args.filters.split(",") if n.strip()]
+    os.makedirs(args.output_dir, exist_ok=True)
+    with Progress(len(args.inputs), "correct", enabled=args.progress) as bar:
+        reports = correct_files(
+            args.inputs, args.output_dir, names, params=_correction_params(args),
+            koma_radius=args.koma_radius, koma_mode=args.koma_mode, suffix=args.suffix,
+            overwrite=args.overwrite, progress=bar, **_write_options(args),
+        )  # fmt: skip
+    for report in reports:
+        print(f"{report['source']} -> {report['output']}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mrczio.demo import format_rows, run_demo
 
@@ -192,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("convert", cmd_convert, "convert between any two registered formats"),
         ("validate", cmd_validate, "check files against MRC2014 and MRCZ rules"),
         ("plugins", cmd_plugins, "list installed plugins and what they provide"),
+        ("correct", cmd_correct, "apply detector corrections (gain, outliers, koma) to files"),
         ("demo", cmd_demo, "write a synthetic counting movie in each codec and compare"),
     ]
     parsers = {}
@@ -206,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
         parsers[name].add_argument("input")
         parsers[name].add_argument("output", nargs="?")
         _add_write_options(parsers[name])
+    correct = parsers["correct"]
+    correct.add_argument("inputs", nargs="+", help="stacks, in acquisition order for koma")
+    correct.add_argument("-o", "--output-dir", required=True, help="folder for the corrected stacks")
+    correct.add_argument("--filters", default="gain,outliers", help="filters in order (default gain,outliers)")
+    correct.add_argument("--gain", help="gain reference file (else the one stored in each file's metadata)")
+    correct.add_argument("--dark", help="dark reference file")
+    correct.add_argument("--dose-rate", type=float, help="dose rate (e-/pixel/s) for the gamma of eq. 11")
+    correct.add_argument("--outlier-mode", choices=("default", "paper"))
+    correct.add_argument("--koma-radius", type=int, default=2, help="KOMA radius a (default 2)")
+    correct.add_argument("--koma-mode", choices=("multiply", "subtract"), default="multiply")
+    correct.add_argument("--suffix", default=".mrcz", help="output extension (default .mrcz)")
+    _add_write_options(correct)
     demo = parsers["demo"]
     demo.add_argument("--frames", type=int, default=24)
     demo.add_argument("--size", type=int, default=1024, help="frame width and height")
