@@ -507,9 +507,10 @@ Eq. 11 refit from the seven fitted gammas: a1, b1, a2, a3 = {", ".join(f"{v:.4g}
 
 {_table([{"stage": key, "seconds": v} for key, v in sp["seconds"].items()])}
 
-- end-to-end with a fresh float32 output: {sp["end-to-end fresh (s)"]:.2f} s. On this VM the
-  first touch of newly allocated memory is expensive (a fresh 3.4 GB float32 array costs
-  8-10 s to fault in, independent of this code); pass `out=` to reuse a buffer.
+- end-to-end with a fresh float32 output: {sp["end-to-end fresh (s)"]:.2f} s. The fresh-output
+  time is dominated by faulting in the new float32 array and varies with the machine: on
+  this VM a first touch of never-used memory cost 8-10 s for 3.4 GB in other runs, and
+  well under 1 s once the memory had been used. Pass `out=` to reuse a buffer.
 - steady state (reused output, warm): {sp["seconds"]["steady end-to-end (median detect + median apply)"]:.2f} s
 - candidates blended: {sp["candidates"]}, hard outliers: {sp["outliers"]}, thresholds {sp["t_dark, t_hot"][0]:.2f}, {sp["t_dark, t_hot"][1]:.2f}
 - peak RSS {sp["peak RSS (MiB)"]:.0f} MiB (input {sp["input (MiB)"]:.0f} MiB, float32 output {sp["output (MiB)"]:.0f} MiB, RSS before the filter {sp["RSS before filter (MiB)"]:.0f} MiB)
