@@ -56,20 +56,62 @@ def _write_options(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
+def _add_conversion_options(parser: argparse.ArgumentParser) -> None:
+    """Options of compress, decompress and convert beyond the common write options."""
+    group = parser.add_argument_group("conversion")
+    group.add_argument("-o", "--output-dir", help="write every input into this folder (batch mode)")
+    group.add_argument("--compression", help="TIFF compression: lzw (default), deflate, zstd, none")
+    group.add_argument("--packed4bit", nargs="?", const=True, choices=("serialem", "standard"),
+                       help="4-bit output: MRC mode 101; TIFF serialem (default) or standard")  # fmt: skip
+    group.add_argument("--dtype", help="cast to this dtype (refused if any value would change, see --clip)")
+    group.add_argument("--clip", action="store_true", help="round and clip values the output cannot hold")
+
+
+def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = {n: getattr(args, n) for n in ("compression", "packed4bit", "dtype") if getattr(args, n) is not None}
+    return {**options, "clip": True} if args.clip else options
+
+
+def _pairs(args: argparse.Namespace, default_ext: str | None) -> list[tuple[str, str]]:
+    """(input, output) pairs: ``IN [OUT]``, or ``IN... -o DIR`` in batch mode."""
+    from mrczio.conversion import batch_targets
+
+    if args.output_dir:
+        if args.format is None:
+            raise MrczioError("batch conversion (-o DIR) needs --format")
+        target = get_registry().format(args.format)
+        return list(zip(args.inputs, batch_targets(args.inputs, args.output_dir, target), strict=True))
+    if len(args.inputs) > 2:
+        raise MrczioError("several inputs need an output folder: -o DIR")
+    source = args.inputs[0]
+    output = args.inputs[1] if len(args.inputs) == 2 else None
+    if output is None and default_ext is None:
+        raise MrczioError("convert needs an output path (IN OUT) or an output folder (-o DIR)")
+    return [(source, output or os.path.splitext(source)[0] + (default_ext or ""))]
+
+
 def _convert(args: argparse.Namespace, default_ext: str | None, forced: dict[str, Any]) -> int:
-    output = args.output or os.path.splitext(args.input)[0] + (default_ext or "")
-    options = {**_write_options(args), **forced}
-    with api.open(args.input) as reader:
-        total = len(reader)
-    with Progress(total, os.path.basename(args.input), enabled=args.progress) as bar:
-        api.convert(args.input, output, format=args.format, overwrite=args.overwrite, progress=bar, **options)
-    print(f"{args.input} -> {output} ({os.path.getsize(args.input):,} -> {os.path.getsize(output):,} bytes)")
+    pairs = _pairs(args, default_ext)
+    options = {**_write_options(args), **_conversion_options(args), **forced}
+    if args.output_dir:
+        os.makedirs(args.output_dir, exist_ok=True)
+    total = 0
+    for source, _ in pairs:
+        with api.open(source) as reader:
+            total += len(reader)
+    label = os.path.basename(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} files"
+    with Progress(total, label, enabled=args.progress) as bar:
+        reports = [
+            api.convert(source, output, format=args.format, overwrite=args.overwrite, progress=bar, **options)
+            for source, output in pairs
+        ]
+    for (source, output), report in zip(pairs, reports, strict=True):
+        changed = f"; {report.changed_pixels:,} pixels changed (--clip)" if report.changed_pixels else ""
+        print(f"{source} -> {output} ({os.path.getsize(source):,} -> {os.path.getsize(output):,} bytes{changed})")
     return EXIT_OK
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    if not args.output:
-        raise MrczioError("convert needs an output path")
     return _convert(args, None, {})
 
 
@@ -233,9 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["validate"].add_argument("files", nargs="+")
     parsers["plugins"].add_argument("--json", action="store_true", help="print JSON")
     for name in ("compress", "decompress", "convert"):
-        parsers[name].add_argument("input")
-        parsers[name].add_argument("output", nargs="?")
+        parsers[name].add_argument("inputs", nargs="+", metavar="IN", help="input file(s); IN OUT for one file")
         _add_write_options(parsers[name])
+        _add_conversion_options(parsers[name])
     correct = parsers["correct"]
     correct.add_argument("inputs", nargs="+", help="stacks, in acquisition order for koma")
     correct.add_argument("-o", "--output-dir", required=True, help="folder for the corrected stacks")
