@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from mrczio.errors import DataTypeError, MrczioError, OutputExistsError
 from mrczio.reader import Index, StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
+
+if TYPE_CHECKING:
+    from mrczio.conversion import ConversionReport
 
 PathLike = str | os.PathLike[str]
 VoxelLike = float | Sequence[float] | VoxelSize | None
@@ -279,28 +282,30 @@ def convert(
     permissive: bool = False,
     registry: Registry | None = None,
     progress: Any = None,
+    dtype: Any = None,
+    clip: bool = False,
     **options: Any,
-) -> None:
-    """Copy ``src`` into ``dst`` frame by frame, in the format of ``dst``'s extension.
+) -> ConversionReport:
+    """Copy ``src`` into ``dst`` frame by frame, in the format of ``dst``'s extension
+    (or ``format``), between any two registered formats.
 
     Voxel size, metadata and (where the target can hold them) the extended header and
     header fields are carried over. Memory stays at a few frames. The input is never
     modified; replacing it requires ``overwrite=True`` and happens atomically at the end.
+
+    The copy is lossless or refused: when the target cannot hold the data exactly (a
+    dtype it does not store, ``dtype=`` narrower than the values, values above 15 with
+    ``packed4bit=True``) a :class:`mrczio.ConversionError` names the file, the frame and
+    the pixel count. ``clip=True`` rounds and clips instead. Returns a
+    :class:`~mrczio.conversion.ConversionReport` (``changed_pixels``, ``frames``, ...).
+    Other keywords are write options of the target format. ``progress`` is called with
+    1 after every frame.
     """
-    src_name, dst_name = os.fspath(src), os.fspath(dst)
-    if os.path.exists(dst_name) and os.path.samefile(src_name, dst_name) and not overwrite:
-        raise OutputExistsError(f"{dst_name}: output is the input file; pass overwrite=True")
-    reg = _registry(registry)
-    target = writer_format(dst_name, format, reg)
-    with open(src_name, format=src_format, permissive=permissive, registry=reg) as reader:
-        merged = {**transfer_options(reader, target), **options}
-        writer = open_writer(
-            dst_name, reader.frame_shape, reader.dtype, format=target.name,
-            n_frames=len(reader), metadata=reader.metadata or None,
-            voxel_size=reader.voxel_size, registry=reg, overwrite=overwrite, **merged,
-        )  # fmt: skip
-        with writer:
-            for frame in reader:
-                writer.write(frame)
-                if progress is not None:
-                    progress(1)
+    from mrczio.conversion import convert_file
+
+    options = {k: v for k, v in options.items() if v is not None}
+    return convert_file(
+        os.fspath(src), os.fspath(dst), format=format, src_format=src_format, overwrite=overwrite,
+        permissive=permissive, registry=_registry(registry), progress=progress, dtype=dtype,
+        clip=clip, options=options,
+    )  # fmt: skip
