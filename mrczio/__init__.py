@@ -56,6 +56,9 @@ from mrczio.hookspecs import hookimpl
 from mrczio.reader import StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
+from mrczio.imageio_plugin import register_when_imported as _register_imageio_plugin
+
+_register_imageio_plugin()  # cheap: registers with imageio only once imageio is imported
 
 try:
     __version__ = version("mrczio")
