@@ -22,6 +22,8 @@ from conftest import require
 REGISTRY = mrczio.get_registry()
 WRITERS = mrczio_writers(sorted(e.key for e in REGISTRY.codecs.entries()))
 DTYPES = sorted({np.dtype(e.item.dtype).name for e in REGISTRY.modes.entries() if e.key < 100} | {"uint8"})
+if 101 in REGISTRY.modes:  # the 4-bit plugin: uint8 values 0..15 written as mode 101
+    DTYPES.append("uint4")
 VOXEL = (1.25, 1.5, 2.0)
 _written: dict[tuple[str, str, str], Path] = {}
 
@@ -39,13 +41,21 @@ def _cases() -> list[Any]:
 
 def write_case(folder: Path, writer: Writer, dtype: str, shape: str) -> tuple[Path, np.ndarray]:
     """Write (once per session) the sample array of ``dtype``/``shape`` with ``writer``."""
-    data = sample(dtype, SHAPES[shape])
+    data = sample_for(dtype, shape)
     key = (writer.name, dtype, shape)
     if key not in _written:
         path = folder / f"{writer.name}-{dtype}-{shape}{writer.extension}"
-        mrczio.imwrite(path, data, format=writer.format, voxel_size=VOXEL, **dict(writer.options))
+        options = dict(writer.options) | ({"mode": 101} if dtype == "uint4" else {})
+        mrczio.imwrite(path, data, format=writer.format, voxel_size=VOXEL, **options)
         _written[key] = path
     return _written[key], data
+
+
+def sample_for(dtype: str, shape: str) -> np.ndarray:
+    """Sample data; "uint4" is uint8 with values 0..15 (mode 101)."""
+    if dtype == "uint4":
+        return sample("uint8", SHAPES[shape]) % 16
+    return sample(dtype, SHAPES[shape])
 
 
 def _reference(reader: str, data: np.ndarray) -> np.ndarray:
@@ -81,7 +91,7 @@ def test_cell(request: pytest.FixtureRequest, files: Path, writer: Writer, dtype
         require(reader)
     ccp4 = request.getfixturevalue("ccp4dump") if reader == "libccp4" else None
     path, data = write_case(files, writer, dtype, shape)
-    outcome = expect(reader, writer, np.dtype(dtype), data)
+    outcome = expect(reader, writer, dtype, data)
     observed = observe(lambda: _read(reader, path, writer, ccp4), _reference(reader, data), outcome)
     record(request, table="mrczio writes", writer=writer.name, reader=reader, dtype=dtype, shape=shape,
            expected=outcome.label(), observed=observed, reason=outcome.reason)  # fmt: skip

@@ -31,11 +31,12 @@ SHAPES: dict[str, tuple[int, ...]] = {
     "image": (6, 7),  # a single 2-D image
     "stack": (3, 5, 7),
     "prime": (2, 13, 11),
+    "even": (2, 8, 10),
     "row1": (3, 1, 9),  # one-pixel-high frames
     "col1": (2, 8, 1),  # one-pixel-wide frames
     "pixel1": (1, 1, 1),
 }
-VOLUME_SHAPES = ("stack", "prime")
+VOLUME_SHAPES = ("stack", "prime", "even")
 
 
 def sample(dtype: Any, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

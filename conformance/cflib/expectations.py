@@ -48,9 +48,11 @@ def mrczio_writers(codecs: list[str]) -> list[Writer]:
     return writers
 
 
-def _mode(dtype: np.dtype[Any]) -> int:
+def _mode(dtype: np.dtype[Any] | str) -> int:
+    if dtype == "uint4":
+        return 101
     return {"int8": 0, "uint8": 0, "int16": 1, "float32": 2, "complex64": 4, "uint16": 6,
-            "int32": 7, "uint32": 8, "float16": 12}[dtype.name]  # fmt: skip
+            "int32": 7, "uint32": 8, "float16": 12}[np.dtype(dtype).name]  # fmt: skip
 
 
 def _relion_uint16(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -80,10 +82,13 @@ def _not_the_data(got: np.ndarray, expected: np.ndarray) -> bool:
     return not np.array_equal(got, expected.astype(got.dtype, copy=False) if got.dtype != expected.dtype else expected)
 
 
-def expect(reader: str, writer: Writer, dtype: np.dtype[Any], data: np.ndarray) -> Outcome:
-    """The expected outcome of ``reader`` on ``data`` written by ``writer``."""
-    mode = _mode(dtype)
-    return _RULES[reader](writer, dtype, mode, data)
+def expect(reader: str, writer: Writer, dtype_name: str, data: np.ndarray) -> Outcome:
+    """The expected outcome of ``reader`` on ``data`` written by ``writer``
+    (``dtype_name`` is a numpy dtype name, or "uint4" for mode 101)."""
+    mode = _mode(dtype_name)
+    if mode == 101 and reader != "mrczio":
+        return _MODE101_RULES[reader](writer, data)
+    return _RULES[reader](writer, np.dtype(data.dtype), mode, data)
 
 
 def _mrczio(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) -> Outcome:
@@ -164,3 +169,61 @@ _RULES = {
     "relion": _relion,
 }
 READERS = tuple(_RULES)
+
+
+# -- mode 101 (4-bit) ---------------------------------------------------------------------------
+
+
+def _m101_mrcfile(writer: Writer, data: np.ndarray) -> Outcome:
+    return refuse("mrcfile 1.5.4 does not read mode 101", r"Unrecognised mode '\d*101'")
+
+
+def _m101_mrcz(writer: Writer, data: np.ndarray) -> Outcome:
+    if writer.compressed and (data.shape[-2:] != (1, 1) or writer.big_endian):
+        return refuse("python-mrcz 0.6.0 cannot read compressed mode 101: it decodes the packed "
+                      "bytes as pixels (it never writes it); a big-endian MODE 6101 also defeats "
+                      "its byte-order guess", r"reshape|broadcast|compressor id")
+    if data.shape[-1] == 1:
+        return ok("B2s", "one-pixel rows: python-mrcz's nibble stream equals IMOD's layout")
+    return refuse("python-mrcz decodes 101 only with MZ = 0 and even nx (its own layout)", r".")
+
+
+def _m101_gemmi(writer: Writer, data: np.ndarray) -> Outcome:
+    return refuse("gemmi does not read mode 101", r"[Mm]ode")
+
+
+def _m101_libccp4(writer: Writer, data: np.ndarray) -> Outcome:
+    return refuse("libccp4 has no mode 101 ('Bad mode')", r"exit [23]")
+
+
+def _relion_nibble_stream(got: np.ndarray, expected: np.ndarray) -> bool:
+    """RELION 3.1.3 decodes mode 101 as one continuous nibble stream, ignoring IMOD's
+    per-row padding: rebuild the padded bytes and decode them that way."""
+    frames, ny, nx = expected.shape
+    padded = np.zeros((frames, ny, nx + nx % 2), dtype=np.uint8)
+    padded[..., :nx] = expected
+    stream = padded.reshape(-1)[: expected.size]
+    return got.dtype == np.float32 and np.array_equal(got.reshape(-1), stream.astype(np.float32))
+
+
+def _m101_relion(writer: Writer, data: np.ndarray) -> Outcome:
+    ny, nx = data.shape[-2:]
+    if writer.compressed:
+        return garbage("RELION 3.1.3 reads MRCZ chunks as raw pixels and exits 0", _not_the_data)
+    if (nx * ny) % 2:
+        return refuse("RELION 3.1.3 reads mode 101 only when nx * ny is even", r"nx \* ny is an even number")
+    if writer.big_endian:
+        return refuse("RELION 3.1.3 refuses big-endian mode 101", r"UHalf")
+    if nx % 2:
+        return garbage("RELION 3.1.3 ignores IMOD's row padding for odd nx (one nibble stream)",
+                       _relion_nibble_stream)
+    return ok("V", "RELION 3.1.3 unpacks mode 101 (even nx)")
+
+
+_MODE101_RULES = {
+    "mrcfile": _m101_mrcfile,
+    "mrcz": _m101_mrcz,
+    "gemmi": _m101_gemmi,
+    "libccp4": _m101_libccp4,
+    "relion": _m101_relion,
+}
