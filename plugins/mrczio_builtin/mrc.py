@@ -31,6 +31,8 @@ def claim_mrc_header(head: bytes, compressed: bool) -> float:
     if (mrc.split_mode(header)[0] > 0) != compressed:
         return 0.0
     has_map = bytes(header["map"])[:3] == b"MAP"
+    if not has_map and all(int(header[k]) == 0 for k in ("nx", "ny", "nz")):
+        return 0.0  # no MAP and no sizes: a block of zeros, not an MRC header
     return 0.9 if has_map else 0.5
 
 
