@@ -14,7 +14,9 @@ so python-mrcz returns one array with the right pixel size.
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,9 @@ COMMON_OPTIONS = frozenset({
     "metadata_placement", "label", "voltage", "cs", "gain", "origin", "fsync", "compute_stats",
     "mode", "packed4bit", "clip",
 })  # fmt: skip
+
+#: Frames queued for compression at most (see MrcFamilyWriter._compress_later).
+PIPELINE_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,10 @@ def pick_mode(
 class MrcFamilyWriter(StackWriter):
     """Writes plain MRC (``codec is None``) or MRCZ (one chunk per frame)."""
 
+    _tuned: CompressionSettings | None = None
+    _pool: ThreadPoolExecutor | None = None
+    _pending: deque[Future[None]] | None = None  # created on first use (subclasses skip __init__)
+
     _clip = False  # class defaults too, for subclasses (the appender) that skip __init__
     clipped_pixels = 0
 
@@ -161,22 +170,84 @@ class MrcFamilyWriter(StackWriter):
         if self._clip and hasattr(self._mode, "clip"):
             block, clipped = self._mode.clip(block)
             self.clipped_pixels += clipped
-        if self._stats is not None:
-            for frame in block:
-                self._stats.add(frame)
         try:
             packed = self._mode.pack(block)
         except ConversionError as exc:
             raise ConversionError(f"{self.path}: {exc}") from None
         stored = packed.astype(self._mode.storage_dtype(self._opts.byteorder), copy=False)
         if self._codec is None:
+            self._add_stats(block)
             self._sink.write(np.ascontiguousarray(stored).data)
             return
-        assert self._settings is not None
-        for frame in stored:
-            chunk = self._codec.encode(np.ascontiguousarray(frame), self._settings)
-            self._sink.write(chunk)
-            self._packed_bytes += len(chunk)
+        try:
+            for frame, stored_frame in zip(block, stored, strict=True):
+                self._compress_later(np.ascontiguousarray(stored_frame))
+                self._add_stats(frame[np.newaxis])  # overlaps with the compression
+        finally:
+            self._wait_for_frames()  # the caller may reuse its buffer once write() returns
+
+    def _add_stats(self, block: np.ndarray) -> None:
+        if self._stats is not None:
+            for frame in block:
+                self._stats.add(frame)
+
+    # -- the compression pipeline ----------------------------------------------------
+    #
+    # One helper thread compresses and writes frames in order while the caller's thread
+    # computes statistics. At most PIPELINE_DEPTH frames are queued, and every frame is
+    # finished before _write_block returns, so no frame outlives the write() call.
+
+    def _compress_later(self, frame: np.ndarray) -> None:
+        assert self._codec is not None and self._settings is not None
+        if self._tuned is None:
+            tune = getattr(self._codec, "tune", None)
+            self._tuned = tune(frame, self._settings) if tune is not None else self._settings
+        if self._pool is None or self._pending is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mrczio-write")
+            self._pending = deque()
+        while len(self._pending) >= PIPELINE_DEPTH:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._compress_and_write, frame, self._tuned))
+
+    def _compress_and_write(self, frame: np.ndarray, settings: CompressionSettings) -> None:
+        assert self._codec is not None
+        chunk = self._codec.encode(frame, settings)
+        self._sink.write(chunk)
+        self._packed_bytes += len(chunk)
+
+    def _wait_for_frames(self) -> None:
+        """Wait for every queued frame, then re-raise the first failure."""
+        failure: BaseException | None = None
+        while self._pending:
+            error = self._pending.popleft().exception()
+            failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def _drain(self, *, raise_errors: bool = True) -> None:
+        """Finish queued frames and stop the helper thread."""
+        try:
+            self._wait_for_frames()
+        except BaseException:
+            if raise_errors:
+                raise
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def close(self) -> None:
+        if not self._closed:
+            try:
+                self._drain()
+            except BaseException:
+                self.abort()
+                raise
+        super().close()
+
+    def abort(self) -> None:
+        self._drain(raise_errors=False)
+        super().abort()
 
     # -- finishing -------------------------------------------------------------------
 
