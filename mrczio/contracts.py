@@ -68,7 +68,7 @@ class PixelMode:
 
     def storage_dtype(self, byteorder: str) -> np.dtype[Any]:
         """The dtype of the stored items in a file of the given byte order (``<`` or ``>``)."""
-        return self.dtype.newbyteorder(byteorder)
+        return self.dtype.newbyteorder("<" if byteorder == "<" else ">")
 
     def section_nbytes(self, ny: int, nx: int) -> int:
         """Bytes one (ny, nx) section occupies on disk."""

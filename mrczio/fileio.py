@@ -61,7 +61,7 @@ class PositionalFile:
             return os.preadv(self._fd, [buffer], offset)
         with self._lock:
             self._file.seek(offset)
-            return self._file.readinto(buffer) or 0
+            return os.readv(self._fd, [buffer])
 
     def close(self) -> None:
         self._file.close()

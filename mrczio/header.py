@@ -79,7 +79,7 @@ SUMMARY_FIELDS = (
 
 def header_dtype(byteorder: str) -> np.dtype[Any]:
     """The header dtype in ``"<"`` (little) or ``">"`` (big) byte order."""
-    return HEADER_DTYPE.newbyteorder(byteorder)
+    return HEADER_DTYPE.newbyteorder("<" if byteorder == "<" else ">")
 
 
 def new_header(byteorder: str = "<") -> np.ndarray:

@@ -53,6 +53,7 @@ def mrczio_register_formats() -> Sequence[FileFormat]:
     A format claims files from their first bytes with a confidence, opens readers and
     writers. Names (``format.name``) must be unique across all plugins.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -62,6 +63,7 @@ def mrczio_register_pixel_modes() -> Sequence[PixelMode]:
     Packed modes such as SerialEM's 4-bit mode 101 are added this way; MRC and MRCZ
     readers look modes up here instead of in a fixed table.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -71,13 +73,16 @@ def mrczio_register_codecs() -> Sequence[FrameCodec]:
     ``codec.name`` is what users pass as ``codec=``; ``codec.compressor_id`` is what an
     MRCZ file stores as ``MODE // 1000``. Both must be unique.
     """
+    raise NotImplementedError
 
 
 @hookspec
 def mrczio_register_serializers() -> Sequence[MetadataSerializer]:
     """Return metadata serializers (JSON, msgpack, ...), unique by name and EXTTYP."""
+    raise NotImplementedError
 
 
 @hookspec
 def mrczio_register_filters() -> Sequence[CorrectionFilter]:
     """Return detector correction filters (outliers, gain, koma, ...), unique by name."""
+    raise NotImplementedError

@@ -17,7 +17,10 @@ import numpy as np
 
 from mrczio.errors import FrameIndexError
 
-Index = int | slice | Sequence[int] | np.ndarray | type(Ellipsis) | None
+from types import EllipsisType
+from typing import TypeAlias
+
+Index: TypeAlias = int | slice | Sequence[int] | np.ndarray | EllipsisType | None
 
 
 class VoxelSize(NamedTuple):
@@ -87,7 +90,8 @@ class StackReader(abc.ABC):
         if isinstance(index, Sequence | np.ndarray):
             return self._read_list([self._check_index(i) for i in np.asarray(index).ravel()])
         k = self._check_index(index)
-        return self._read_range(k, k + 1, None)[0]
+        frame: np.ndarray = self._read_range(k, k + 1, None)[0]
+        return frame
 
     def _getitem_tuple(self, index: tuple[Any, ...]) -> np.ndarray:
         if not index:
@@ -95,8 +99,8 @@ class StackReader(abc.ABC):
         frames = self[index[0]]
         rest = index[1:]
         if isinstance(index[0], slice | Sequence | np.ndarray) or index[0] is Ellipsis:
-            return frames[(slice(None), *rest)]
-        return frames[rest]
+            return np.asarray(frames[(slice(None), *rest)])
+        return np.asarray(frames[rest])
 
     def _check_index(self, index: Any) -> int:
         try:

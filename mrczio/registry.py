@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import pluggy
 
@@ -150,7 +150,8 @@ class Registry:
         # Call each implementation ourselves so every descriptor keeps its plugin name.
         for impl in reversed(caller.get_hookimpls()):
             name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
-            for item in impl.function() or ():
+            items = cast(Iterable[Any], impl.function() or ())
+            for item in items:
                 for table in tables:
                     table.add(item, name)
 
