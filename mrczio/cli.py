@@ -253,6 +253,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.identical for r in rows) else EXIT_FAILURE
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run benchmarks/run.py from the source tree (benchmarks/ is not in the wheel)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(root, "benchmarks", "run.py")):
+        print("mrczio bench: benchmarks/ is not installed with the wheel; in a source checkout run "
+              "`python -m benchmarks.run --quick` (or `pip install -e .` there)", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILURE
+    command = [sys.executable, "-m", "benchmarks.run", "--full" if args.full else "--quick"]
+    command += (["--out", args.out] if args.out else []) + (["--docs"] if args.docs else [])
+    return subprocess.run(command, cwd=root, check=False).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrczio", description="Fast, honest EM movie I/O (MRCZ, MRC, ...)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -265,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("plugins", cmd_plugins, "list installed plugins and what they provide"),
         ("correct", cmd_correct, "apply detector corrections (gain, outliers, koma) to files"),
         ("demo", cmd_demo, "write a synthetic counting movie in each codec and compare"),
+        ("bench", cmd_bench, "run the benchmark suite (source checkout only; see docs/benchmarks.md)"),
     ]
     parsers = {}
     for name, handler, help_text in commands:
@@ -295,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=int, default=1024, help="frame width and height")
     demo.add_argument("--dose", type=float, default=1.0)
     demo.add_argument("--dir", help="scratch folder (default: system temp)")
+    bench = parsers["bench"]
+    bench.add_argument("--full", action="store_true", help="K2-size data, three repetitions (default: quick)")
+    bench.add_argument("--out", help="results folder (default: a new temporary folder)")
+    bench.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md and its plots")
     return parser
 
 
