@@ -49,6 +49,15 @@ class RunningStats:
             n, lo, hi, mean, m2 = _float_moments(values)
         self._combine(n, lo, hi, mean, m2)
 
+    def merge(self, other: RunningStats) -> None:
+        """Add everything ``other`` has seen (statistics of frames computed elsewhere)."""
+        if other.count:
+            self._combine(other.count, other.minimum, other.maximum, other.mean, other._m2)
+        if other._imaginary is not None:
+            if self._imaginary is None:
+                self._imaginary = RunningStats()
+            self._imaginary.merge(other._imaginary)
+
     def _combine(self, n: int, lo: float, hi: float, mean: float, m2: float) -> None:
         total = self.count + n
         delta = mean - self.mean
@@ -73,9 +82,10 @@ class RunningStats:
         return self.minimum, self.maximum, self.mean, self.rms
 
 
-#: Elements per slice in :func:`_integer_moments`: the widened copy stays in cache, and
-#: 2**16 squares of 8-bit values (<= 65025 each) cannot overflow a 32-bit sum.
+#: Elements per slice in :func:`_integer_moments` for 16-bit data (and the smallest for
+#: 8-bit data): the widened copy stays in cache.
 _SLICE = 1 << 16
+_MAX_SLICE = 1 << 20
 
 #: (widened type in which a square is exact, accumulator type of one slice's sums).
 _WIDE_TYPES = {
@@ -90,21 +100,27 @@ def _integer_moments(frame: np.ndarray) -> tuple[int, float, float, float, float
     """Exact moments of an 8- or 16-bit integer frame from integer sums of v and v**2.
 
     Each slice is widened into a small reused buffer (8-bit to 16-bit is a fast SIMD
-    cast), squared in place and summed in a 32- or 64-bit accumulator.
+    cast), squared in place and summed in a 32- or 64-bit accumulator. For 8-bit data
+    the slice is as long as the largest square allows without overflowing 32 bits
+    (2**20 elements for counts below 64), so a K2 frame takes ~15 numpy calls.
     """
     flat = frame.reshape(-1)
     n = int(flat.size)
+    lo, hi = int(flat.min()), int(flat.max())
     wide_type, sum_type = _WIDE_TYPES[(flat.dtype.kind, flat.dtype.itemsize)]
-    wide = np.empty(min(n, _SLICE), dtype=wide_type)
+    step = _SLICE
+    if flat.dtype.itemsize == 1:
+        step = max(_SLICE, min(_MAX_SLICE, (2**31 - 1) // max(lo * lo, hi * hi, 1)))
+    wide = np.empty(min(n, step), dtype=wide_type)
     total = squares = 0
-    for start in range(0, n, _SLICE):
-        part = wide[: min(_SLICE, n - start)]
-        part[...] = flat[start : start + _SLICE]
+    for start in range(0, n, step):
+        part = wide[: min(step, n - start)]
+        part[...] = flat[start : start + step]
         total += int(np.add.reduce(part, dtype=sum_type))
         np.multiply(part, part, out=part)
         squares += int(np.add.reduce(part, dtype=sum_type))
     m2 = (n * squares - total * total) / n  # exact integer numerator, one rounding
-    return n, float(flat.min()), float(flat.max()), total / n, m2
+    return n, float(lo), float(hi), total / n, m2
 
 
 def _float_moments(frame: np.ndarray) -> tuple[int, float, float, float, float]:

@@ -56,16 +56,27 @@ _BLOSC2_FILTERS = {
     "bitshuffle": blosc2.Filter.BITSHUFFLE,
 }
 _EXPECTED_FORMAT = {"blosclz": 0, "lz4": 1, "lz4hc": 1, "zlib": 3, "zstd": 4}
-_global_state = threading.Lock()  # python-blosc keeps blocksize and threads process-wide
 
 blosc2.set_releasegil(True)
-blosc.set_releasegil(True)  # lets a writer compress in a helper thread while it computes statistics
+blosc.set_releasegil(True)  # lets a writer compress several frames at once in helper threads
+
+
+_environment_lock = threading.Lock()
+_environment_users = 0
+_hidden_environment: dict[str, str] = {}
 
 
 @contextmanager
 def _without_blosc_environment() -> Iterator[None]:
-    """Hide BLOSC_* variables from c-blosc while compressing (warning once each)."""
-    saved = {name: os.environ.pop(name) for name in BLOSC_ENVIRONMENT if name in os.environ}
+    """Hide BLOSC_* variables from c-blosc while compressing (warning for each found).
+
+    Concurrent compressions share one hiding: the first hides, the last restores.
+    """
+    global _environment_users
+    with _environment_lock:
+        saved = {name: os.environ.pop(name) for name in BLOSC_ENVIRONMENT if name in os.environ}
+        _hidden_environment.update(saved)
+        _environment_users += 1
     for name in sorted(saved):
         warnings.warn(
             f"mrczio ignores the environment variable {name} when writing; pass the "
@@ -76,7 +87,11 @@ def _without_blosc_environment() -> Iterator[None]:
     try:
         yield
     finally:
-        os.environ.update(saved)
+        with _environment_lock:
+            _environment_users -= 1
+            if _environment_users == 0:
+                os.environ.update(_hidden_environment)
+                _hidden_environment.clear()
 
 
 def auto_blocksize(shuffle: str, itemsize: int) -> int:
@@ -119,20 +134,50 @@ def resolve_settings(frame: np.ndarray, settings: CompressionSettings, cname: st
     return replace(settings, filter=shuffle, blocksize=blocksize)  # type: ignore[arg-type]
 
 
+class _GlobalSettingsGate:
+    """Lets python-blosc calls with the same (threads, blocksize) run concurrently.
+
+    python-blosc keeps the thread count and block size process-wide. Calls that need the
+    same values share them (a writer compresses several frames at once, one thread
+    each); a call that needs other values waits until the running ones finish.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._current: tuple[int, int] | None = None
+        self._active = 0
+
+    @contextmanager
+    def use(self, threads: int, blocksize: int) -> Iterator[None]:
+        wanted = (threads, blocksize)
+        with self._condition:
+            self._condition.wait_for(lambda: self._active == 0 or self._current == wanted)
+            if self._current != wanted:
+                blosc.set_nthreads(threads)
+                blosc.set_blocksize(blocksize)
+                self._current = wanted
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                if self._active == 0:
+                    blosc.set_blocksize(0)  # do not leak our block size to other python-blosc users
+                    self._current = None
+                self._condition.notify_all()
+
+
+_gate = _GlobalSettingsGate()
+
+
 def _blosc1_compress(
     frame: np.ndarray, level: int, shuffle: str, cname: str, *, threads: int, blocksize: int
 ) -> bytes:
-    """One blosc1 chunk; python-blosc's thread count and block size are process-wide."""
+    """One blosc1 chunk made by python-blosc (GIL released, see :class:`_GlobalSettingsGate`)."""
     address = frame.__array_interface__["data"][0]
-    with _global_state, _without_blosc_environment():
-        blosc.set_nthreads(threads)
-        blosc.set_blocksize(blocksize)
-        try:
-            return blosc.compress_ptr(
-                address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname
-            )
-        finally:
-            blosc.set_blocksize(0)
+    with _without_blosc_environment(), _gate.use(threads, blocksize):
+        return blosc.compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
 
 
 class BloscCodec(FrameCodec):

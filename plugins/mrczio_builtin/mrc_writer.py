@@ -16,8 +16,8 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ COMMON_OPTIONS = frozenset({
     "mode", "packed4bit", "clip",
 })  # fmt: skip
 
-#: Frames queued for compression at most (see MrcFamilyWriter._compress_later).
+#: Frames in flight per compression thread (see MrcFamilyWriter._compress_later).
 PIPELINE_DEPTH = 2
 
 
@@ -111,7 +111,8 @@ class MrcFamilyWriter(StackWriter):
 
     _tuned: CompressionSettings | None = None
     _pool: ThreadPoolExecutor | None = None
-    _pending: deque[Future[None]] | None = None  # created on first use (subclasses skip __init__)
+    _pending: deque[Future[tuple[bytes, RunningStats | None]]] | None = None  # created on first use (subclasses skip __init__)
+    _workers = 1
 
     _clip = False  # class defaults too, for subclasses (the appender) that skip __init__
     clipped_pixels = 0
@@ -174,15 +175,14 @@ class MrcFamilyWriter(StackWriter):
             packed = self._mode.pack(block)
         except ConversionError as exc:
             raise ConversionError(f"{self.path}: {exc}") from None
-        stored = packed.astype(self._mode.storage_dtype(self._opts.byteorder), copy=False)
+        stored = _as_storage(packed, self._mode.storage_dtype(self._opts.byteorder))
         if self._codec is None:
             self._add_stats(block)
             self._sink.write(np.ascontiguousarray(stored).data)
             return
         try:
             for frame, stored_frame in zip(block, stored, strict=True):
-                self._compress_later(np.ascontiguousarray(stored_frame))
-                self._add_stats(frame[np.newaxis])  # overlaps with the compression
+                self._compress_later(np.ascontiguousarray(stored_frame), frame)
         finally:
             self._wait_for_frames()  # the caller may reuse its buffer once write() returns
 
@@ -193,36 +193,66 @@ class MrcFamilyWriter(StackWriter):
 
     # -- the compression pipeline ----------------------------------------------------
     #
-    # One helper thread compresses and writes frames in order while the caller's thread
-    # computes statistics. At most PIPELINE_DEPTH frames are queued, and every frame is
-    # finished before _write_block returns, so no frame outlives the write() call.
+    # Frames are compressed in parallel, one frame per helper thread and one blosc thread
+    # per frame (frame-level parallelism scales better than blosc's block-level threads,
+    # which synchronise at every frame); each helper also computes its frame's statistics,
+    # and the caller's thread writes finished chunks and merges statistics in order. At most PIPELINE_DEPTH frames per helper are
+    # in flight, and every frame is written before _write_block returns, so no frame
+    # outlives the write() call that passed it.
 
-    def _compress_later(self, frame: np.ndarray) -> None:
-        assert self._codec is not None and self._settings is not None
+    def _compress_later(self, stored: np.ndarray, pixels: np.ndarray) -> None:
+        """Queue one frame: its stored form is compressed, its pixels feed the statistics."""
         if self._tuned is None:
-            tune = getattr(self._codec, "tune", None)
-            self._tuned = tune(frame, self._settings) if tune is not None else self._settings
-        if self._pool is None or self._pending is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mrczio-write")
-            self._pending = deque()
-        while len(self._pending) >= PIPELINE_DEPTH:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._compress_and_write, frame, self._tuned))
+            self._start_pipeline(stored)
+        assert self._pool is not None and self._pending is not None
+        while len(self._pending) >= self._workers * PIPELINE_DEPTH:
+            self._write_chunk(*self._pending.popleft().result())
+        self._pending.append(self._pool.submit(self._encode_frame, stored, pixels))
 
-    def _compress_and_write(self, frame: np.ndarray, settings: CompressionSettings) -> None:
-        assert self._codec is not None
-        chunk = self._codec.encode(frame, settings)
+    def _encode_frame(self, stored: np.ndarray, pixels: np.ndarray) -> tuple[bytes, RunningStats | None]:
+        """Runs in a helper thread: the chunk and the frame's own statistics."""
+        assert self._codec is not None and self._tuned is not None
+        chunk = self._codec.encode(stored, self._tuned)
+        if self._stats is None:
+            return chunk, None
+        stats = RunningStats()
+        stats.add(pixels)
+        return chunk, stats
+
+    def _start_pipeline(self, frame: np.ndarray) -> None:
+        """Resolve automatic settings on the first frame and start the helper threads."""
+        assert self._codec is not None and self._settings is not None
+        tune = getattr(self._codec, "tune", None)
+        settings = tune(frame, self._settings) if tune is not None else self._settings
+        self._workers = settings.resolved_threads()
+        if self._workers > 1:
+            settings = replace(settings, threads=1)
+        self._tuned = settings
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mrczio-write")
+        self._pending = deque()
+
+    def _write_chunk(self, chunk: bytes, stats: RunningStats | None) -> None:
         self._sink.write(chunk)
         self._packed_bytes += len(chunk)
+        if stats is not None and self._stats is not None:
+            self._stats.merge(stats)  # in frame order, like a sequential writer
 
     def _wait_for_frames(self) -> None:
-        """Wait for every queued frame, then re-raise the first failure."""
-        failure: BaseException | None = None
+        """Write every queued frame in order; on a failure, drop the rest and re-raise."""
         while self._pending:
-            error = self._pending.popleft().exception()
-            failure = failure or error
-        if failure is not None:
-            raise failure
+            future = self._pending.popleft()
+            try:
+                chunk, stats = future.result()
+            except BaseException:
+                for other in self._pending:
+                    other.cancel()
+                    try:
+                        other.exception()  # wait: the frames must not be touched after we return
+                    except CancelledError:
+                        pass
+                self._pending.clear()
+                raise
+            self._write_chunk(chunk, stats)
 
     def _drain(self, *, raise_errors: bool = True) -> None:
         """Finish queued frames and stop the helper thread."""
@@ -304,6 +334,14 @@ class MrcFamilyWriter(StackWriter):
         if self._extended and self._serializer is not None and not self._footer:
             return self._serializer.exttyp
         return self._opts.exttyp
+
+
+def _as_storage(packed: np.ndarray, storage: np.dtype[Any]) -> np.ndarray:
+    """``packed`` in the file's item type: a view when only the signedness of bytes
+    differs (uint8 is stored as mode 0 with the same bytes), else a converted copy."""
+    if packed.dtype.itemsize == storage.itemsize == 1 and packed.dtype.kind in "iu" and storage.kind in "iu":
+        return packed.view(storage)
+    return packed.astype(storage, copy=False)
 
 
 def compression_settings(options: Mapping[str, Any]) -> CompressionSettings:

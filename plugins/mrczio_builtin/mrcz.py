@@ -1,13 +1,17 @@
 """MRCZ: an MRC2014 header followed by one compressed chunk per frame.
 
 Reading walks the 16-byte chunk headers once at open (one small read per frame), so
-``reader[k]`` decodes frame k alone; while one chunk decodes, the next is read from disk
-in a helper thread. Chunks decode straight into the output array.
+``reader[k]`` decodes frame k alone (on all of blosc's threads). Several frames decode in
+parallel, one per helper thread, each reading its chunk into a reused buffer and
+decoding it straight into the output array.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +48,7 @@ class MrczReader(MrcLayoutReader):
         self._registry = registry
         self._threads = threads
         self._prefetcher: ThreadPoolExecutor | None = None
+        self._buffers = threading.local()
         try:
             layout = read_layout(self._file, registry, permissive=permissive)
             self._chunks = self._walk_chunks(layout, permissive)
@@ -115,30 +120,62 @@ class MrczReader(MrcLayoutReader):
         offset, length = self._chunks[k]
         return self._file.read_at(offset, length, what=f"chunk of frame {k}")
 
-    def _decode(self, chunk: bytes, out: np.ndarray) -> None:
+    def _read_chunk_reusing(self, k: int) -> memoryview:
+        """Frame k's chunk, read into this thread's reused buffer (no fresh allocation)."""
+        offset, length = self._chunks[k]
+        buffer: np.ndarray | None = getattr(self._buffers, "chunk", None)
+        if buffer is None or buffer.size < length:
+            buffer = self._buffers.chunk = np.empty(length, dtype=np.uint8)
+        view = memoryview(buffer)[:length]
+        self._file.readinto_at(offset, view, what=f"chunk of frame {k}")
+        return view
+
+    def _decode(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
+        # Helper threads decode one frame each on one blosc thread; the caller's thread
+        # (a single frame) uses all of them.
+        threads = getattr(self._buffers, "blosc_threads", self._threads)
         try:
             if self._codec is not None:
                 self._codec.decode_into(chunk, out)
             else:
-                decode_blosc_chunk(chunk, out, self._threads)
+                decode_blosc_chunk(chunk, out, threads)
         except FormatError:
             raise
         except Exception as exc:
             raise FormatError(self.path, f"frame chunk could not be decoded: {exc}") from exc
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
-        pending: Future[bytes] | None = None
-        for k in range(start, stop):
-            chunk = pending.result() if pending is not None else self._read_chunk(k)
-            pending = self._prefetch(k + 1) if k + 1 < stop else None
-            self._decode_frame(chunk, out[k - start])
+        """Decode frames in parallel, one frame per helper thread with one blosc thread
+        each; a single frame is decoded alone with all of blosc's threads."""
+        workers = self._threads or (os.cpu_count() or 1)
+        if stop - start == 1 or workers == 1:
+            for k in range(start, stop):
+                self._decode_frame(self._read_chunk_reusing(k), out[k - start])
+            return
+        pool = self._helpers(workers)
+        pending: deque[Future[None]] = deque()
+        try:
+            for k in range(start, stop):
+                while len(pending) >= 2 * workers:
+                    pending.popleft().result()
+                pending.append(pool.submit(self._read_and_decode, k, out[k - start]))
+            while pending:
+                pending.popleft().result()
+        finally:
+            for future in pending:  # after a failure: let no helper write into out later
+                future.cancel()
+            wait(pending)
 
-    def _prefetch(self, k: int) -> Future[bytes]:
+    def _read_and_decode(self, k: int, out: np.ndarray) -> None:
+        self._buffers.blosc_threads = 1
+        self._decode_frame(self._read_chunk_reusing(k), out)
+
+    def _helpers(self, workers: int) -> ThreadPoolExecutor:
         if self._prefetcher is None:
-            self._prefetcher = ThreadPoolExecutor(1, thread_name_prefix="mrczio-read")
-        return self._prefetcher.submit(self._read_chunk, k)
+            self._prefetcher = ThreadPoolExecutor(workers, thread_name_prefix="mrczio-read")
+        return self._prefetcher
 
-    def _decode_frame(self, chunk: bytes, out: np.ndarray) -> None:
+    def _decode_frame(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
         layout = self.layout
         if layout.mode.packed:
             raw = np.empty((1, layout.section_nbytes), dtype=np.uint8)
