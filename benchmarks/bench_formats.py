@@ -29,7 +29,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("MRC 4-bit (mode 101)", ".mrc", {"packed4bit": True}),
     ("MRCZ zstd-1 (uint8)", ".mrcz", {"codec": "zstd", "level": 1}),
     ("MRCZ lz4-1 (uint8)", ".mrcz", {"codec": "lz4", "level": 1}),
-    ("MRCZ zstd-1 + 4-bit (mrczio only)", ".mrcz", {"codec": "zstd", "level": 1, "packed4bit": True}),
+    (
+        "MRCZ zstd-1 + 4-bit (mrczio only)",
+        ".mrcz",
+        {"codec": "zstd", "level": 1, "packed4bit": True},
+    ),
     ("TIFF LZW (uint8)", ".tif", {"compression": "lzw"}),
     ("TIFF LZW, SerialEM packed 4-bit", ".tif", {"compression": "lzw", "packed4bit": True}),
     ("TIFF deflate-6 (uint8)", ".tif", {"compression": "deflate", "level": 6}),
@@ -93,7 +97,9 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="scratch folder (default: system temp)")
     args = parser.parse_args()
     rng = np.random.default_rng(2017)
-    stack = np.minimum(rng.poisson(args.dose, size=(args.frames, args.ny, args.nx)), 15).astype(np.uint8)
+    stack = np.minimum(rng.poisson(args.dose, size=(args.frames, args.ny, args.nx)), 15).astype(
+        np.uint8
+    )
     raw = stack.nbytes
     print(f"Poisson(dose={args.dose}) counts, {args.frames} x {args.ny} x {args.nx} uint8 "
           f"(max {stack.max()}, mean {stack.mean():.4f}), raw {raw:,} bytes; "

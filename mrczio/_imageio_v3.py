@@ -38,7 +38,9 @@ class MrczioPlugin(PluginV3):
         if request.mode.io_mode == IOMode.read:
             self._open_for_reading(request)
         elif extension_of(request) not in EXTENSIONS:
-            raise InitializationError(f"mrczio writes {', '.join(EXTENSIONS)}, not {extension_of(request)!r}")
+            raise InitializationError(
+                f"mrczio writes {', '.join(EXTENSIONS)}, not {extension_of(request)!r}"
+            )
 
     def _open_for_reading(self, request: Request) -> None:
         path = request.get_local_filename()
@@ -47,7 +49,9 @@ class MrczioPlugin(PluginV3):
                 head = handle.read(1024)
             fmt = mrczio.get_registry().format_for_content(head, path)
             if fmt.name not in ("mrc", "mrcz"):
-                raise InitializationError(f"{path}: mrczio's imageio plugin reads MRC and MRCZ, not {fmt.name}")
+                raise InitializationError(
+                    f"{path}: mrczio's imageio plugin reads MRC and MRCZ, not {fmt.name}"
+                )
             self._reader = mrczio.open(path, format=fmt.name)
         except MrczioError as exc:
             raise InitializationError(f"mrczio cannot read {request.raw_uri}: {exc}") from exc
@@ -71,7 +75,9 @@ class MrczioPlugin(PluginV3):
         ValueError) when out of range."""
         count = self._n_images()
         if not -count <= k < count:
-            raise mrczio.FrameIndexError(f"{self.reader.path}: image index {k} is out of range for {count} images")
+            raise mrczio.FrameIndexError(
+                f"{self.reader.path}: image index {k} is out of range for {count} images"
+            )
         return k % count
 
     def _image(self, k: int) -> np.ndarray:
@@ -101,7 +107,10 @@ class MrczioPlugin(PluginV3):
         reader = self.reader
         kind = _layout(reader)
         if index is None:
-            shape, batch = reader.shape, kind == "volumes" or (kind == "frames" and reader.ndim == 3)
+            shape, batch = (
+                reader.shape,
+                kind == "volumes" or (kind == "frames" and reader.ndim == 3),
+            )
         elif index is Ellipsis:
             shape, batch = (self._n_images(), *self._image_shape()), True
         else:
@@ -124,7 +133,9 @@ class MrczioPlugin(PluginV3):
             return None
         return (vz, vy, vx) if kind != "frames" and vz > 0 else (vy, vx)
 
-    def metadata(self, index: Any = None, exclude_applied: bool = True, **kwargs: Any) -> dict[str, Any]:
+    def metadata(
+        self, index: Any = None, exclude_applied: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
         from mrczio.header import header_summary
 
         reader = self.reader
@@ -148,12 +159,16 @@ class MrczioPlugin(PluginV3):
         """
         request = self.request
         path = request.get_local_filename()
-        data = np.stack([np.asarray(a) for a in ndimage]) if isinstance(ndimage, list | tuple) else ndimage
+        data = (
+            np.stack([np.asarray(a) for a in ndimage])
+            if isinstance(ndimage, list | tuple)
+            else ndimage
+        )
         fmt = mrczio.get_registry().format_for_extension(f"x{extension_of(request)}").name
         options = write_options(kwargs)
         options.setdefault("overwrite", True)  # imageio replaces existing files
         mrczio.imwrite(path, data, format=fmt, **options)
-        if request._uri_type == URI_BYTES:  # noqa: SLF001 - imageio has no public accessor
+        if request._uri_type == URI_BYTES:
             with open(path, "rb") as handle:
                 return handle.read()
         return None

@@ -50,7 +50,13 @@ class FrameFitter:
     ``clip`` is set, in which case values are rounded and clipped and counted."""
 
     def __init__(
-        self, source: np.dtype[Any], target: np.dtype[Any], *, max_value: int | None, clip: bool, path: str
+        self,
+        source: np.dtype[Any],
+        target: np.dtype[Any],
+        *,
+        max_value: int | None,
+        clip: bool,
+        path: str,
     ) -> None:
         self.source, self.target = np.dtype(source), np.dtype(target)
         self.max_value, self.clip, self.path = max_value, clip, path
@@ -75,7 +81,7 @@ class FrameFitter:
             top = info.max if self.max_value is None else min(info.max, self.max_value)
             if values.dtype.kind in "fc":
                 values = np.nan_to_num(np.rint(values), nan=0.0, posinf=top, neginf=info.min)
-            return np.clip(values, info.min, top).astype(self.target)
+            return np.asarray(np.clip(values, info.min, top).astype(self.target))
         with np.errstate(over="ignore", invalid="ignore"):
             return values.astype(self.target)
 
@@ -135,7 +141,11 @@ def convert_file(
         merged = {**api.transfer_options(reader, target), **options}
         report.notes += _carry_packing(reader, target, merged)
         packing = _wants_packing(merged)
-        out_dtype = np.dtype(dtype) if dtype is not None else (np.dtype(np.uint8) if packing else reader.dtype)
+        out_dtype = (
+            np.dtype(dtype)
+            if dtype is not None
+            else (np.dtype(np.uint8) if packing else reader.dtype)
+        )
         fitter = FrameFitter(
             reader.dtype, out_dtype, max_value=PACKED_MAX if packing else None, clip=clip, path=src
         )
@@ -172,7 +182,9 @@ def batch_targets(sources: Sequence[str], output_dir: str, target: FileFormat) -
     seen: dict[str, str] = {}
     for source, output in zip(sources, outputs, strict=True):
         if output in seen:
-            raise OutputExistsError(f"{source} and {seen[output]} would both be written to {output}")
+            raise OutputExistsError(
+                f"{source} and {seen[output]} would both be written to {output}"
+            )
         seen[output] = source
     return outputs
 

@@ -38,12 +38,14 @@ def register() -> None:
     """Add mrczio to imageio's plugin and extension tables (imports imageio; idempotent)."""
     from imageio.config import FileExtension, PluginConfig, known_extensions, known_plugins
 
-    known_plugins[PLUGIN_NAME] = PluginConfig(name=PLUGIN_NAME, class_name=CLASS_NAME, module_name=__name__)
+    known_plugins[PLUGIN_NAME] = PluginConfig(
+        name=PLUGIN_NAME, class_name=CLASS_NAME, module_name=__name__
+    )
     for ext in EXTENSIONS:
         entries = [e for e in known_extensions.get(ext, []) if PLUGIN_NAME not in e.priority]
         ours = FileExtension(
             extension=ext, priority=[PLUGIN_NAME], name="MRC/MRCZ",
-            description="MRC2014, MRCZ and 4-bit MRC through mrczio", volume_support=True,
+            description="MRC2014, MRCZ and 4-bit MRC through mrczio",
         )  # fmt: skip
         known_extensions[ext] = [ours, *entries]
 
@@ -65,7 +67,9 @@ class _RegisterAfter(importlib.abc.Loader):
 class _ImageioConfigHook(importlib.abc.MetaPathFinder):
     """A one-shot finder that wraps the loader of ``imageio.config``."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> Any:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> Any:
         if fullname != "imageio.config":
             return None
         sys.meta_path.remove(self)

@@ -24,7 +24,9 @@ from mrczio.testing import (
 
 def expected_refusals(format_name: str, path: str, dtype: str) -> set[str]:
     """Outside readers documented not to read this file (docs/tiff-and-4bit.md)."""
-    mode = int(np.fromfile(path, "<i4", count=4)[3]) % 1000 if format_name in ("mrc", "mrcz") else None
+    mode = (
+        int(np.fromfile(path, "<i4", count=4)[3]) % 1000 if format_name in ("mrc", "mrcz") else None
+    )
     refused = set()
     if format_name == "mrc" and mode in (7, 8, 101):
         refused.add("check_mrcfile")
@@ -37,7 +39,9 @@ def expected_refusals(format_name: str, path: str, dtype: str) -> set[str]:
 
 def outside_ok(case: FormatCase, path: str, data: np.ndarray) -> None:
     refusals = check_outside(case.format, path, data)
-    assert {r.split(":")[0] for r in refusals} == expected_refusals(case.format, path, data.dtype.name), refusals
+    assert {r.split(":")[0] for r in refusals} == expected_refusals(
+        case.format, path, data.dtype.name
+    ), refusals
 
 
 @pytest.mark.parametrize(("case", "dtype", "shape"), matrix_params())
@@ -54,7 +58,13 @@ def test_conversion_matrix(
     tmp_path: Path, source: FormatCase, target: FormatCase, dtype: str, shape: tuple[int, ...]
 ) -> None:
     data = sample_stack(dtype, shape, max_value=pair_max_value(source, target))
-    src = write_case(source, source.path(tmp_path, "src"), data, voxel_size=(1.25, 1.25, 2.0), metadata={"dose": 0.8})
+    src = write_case(
+        source,
+        source.path(tmp_path, "src"),
+        data,
+        voxel_size=(1.25, 1.25, 2.0),
+        metadata={"dose": 0.8},
+    )
     before = Path(src).read_bytes()
     dst = target.path(tmp_path, "dst")
     report = mrczio.convert(src, dst, format=target.format, **dict(target.options))
@@ -74,7 +84,9 @@ def test_matrix_covers_every_registered_format_pair() -> None:
 
 
 @pytest.mark.parametrize("target", [c for c in format_cases() if c.max_value is not None], ids=str)
-def test_float_to_4bit_is_refused_then_clipped_on_request(tmp_path: Path, target: FormatCase) -> None:
+def test_float_to_4bit_is_refused_then_clipped_on_request(
+    tmp_path: Path, target: FormatCase
+) -> None:
     data = np.linspace(0, 20, 3 * 8 * 10, dtype=np.float32).reshape(3, 8, 10)
     src = tmp_path / "src.mrc"
     mrczio.imwrite(src, data)
@@ -104,7 +116,9 @@ def test_exact_narrowing_is_allowed(tmp_path: Path) -> None:
     mrczio.imwrite(tmp_path / "a.mrc", data)
     report = mrczio.convert(tmp_path / "a.mrc", tmp_path / "b.mrc", dtype="uint8")
     assert report.lossless
-    assert_bit_exact(mrczio.imread(tmp_path / "b.mrc"), data[0].astype(np.uint8))  # one frame reads 2-D
+    assert_bit_exact(
+        mrczio.imread(tmp_path / "b.mrc"), data[0].astype(np.uint8)
+    )  # one frame reads 2-D
 
 
 def test_unstorable_dtype_is_a_conversion_error(tmp_path: Path) -> None:
@@ -117,7 +131,9 @@ def test_unstorable_dtype_is_a_conversion_error(tmp_path: Path) -> None:
     assert mrczio.imread(tmp_path / "b.mrc").dtype == np.float32
 
 
-def test_batch_cli_converts_into_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_cli_converts_into_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mrczio.cli import main
 
     data = sample_stack("uint8", (2, 8, 10), max_value=15)
@@ -133,7 +149,12 @@ def test_batch_cli_converts_into_a_folder(tmp_path: Path, capsys: pytest.Capture
     for name in "abc":
         assert_bit_exact(mrczio.imread(out / f"{name}.tif"), data)
     assert [Path(p).read_bytes() for p in inputs] == before
-    assert main(["convert", *inputs, "-o", str(out), "--format", "mrc", "--packed4bit", "--no-progress"]) == 0
+    assert (
+        main(
+            ["convert", *inputs, "-o", str(out), "--format", "mrc", "--packed4bit", "--no-progress"]
+        )
+        == 0
+    )
     with mrczio.open(out / "a.mrc") as reader:
         assert int(reader.header["mode"]) == 101
     assert main(["convert", *inputs]) == 1  # several inputs need -o DIR
@@ -152,6 +173,12 @@ def test_batch_progress_bar_counts_frames(tmp_path: Path) -> None:
         mrczio.imwrite(path, data)
     stream = io.StringIO()
     with Progress(6, "batch", enabled=True, stream=stream) as bar:
-        reports = convert_many(inputs, str(tmp_path / "out"), format="mrcz", registry=mrczio.get_registry(), progress=bar)
+        reports = convert_many(
+            inputs,
+            str(tmp_path / "out"),
+            format="mrcz",
+            registry=mrczio.get_registry(),
+            progress=bar,
+        )
     assert bar.done == 6 and "6/6" in stream.getvalue()
     assert [r.target for r in reports] == [str(tmp_path / "out" / f"{n}.mrcz") for n in "ab"]

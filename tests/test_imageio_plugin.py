@@ -71,7 +71,11 @@ def test_volume_is_one_ndimage(tmp_path: Path) -> None:
     path = tmp_path / "v.mrc"
     mrczio.imwrite(path, data, volume=True, voxel_size=(1.0, 2.0, 3.0))
     props = iio.improps(path)
-    assert props.n_images == 1 and not props.is_batch and props.spacing == pytest.approx((3.0, 2.0, 1.0))
+    assert (
+        props.n_images == 1
+        and not props.is_batch
+        and props.spacing == pytest.approx((3.0, 2.0, 1.0))
+    )
     assert_bit_exact(iio.imread(path, index=0), data)
     assert iio.imread(path, index=...).shape == (1, 5, 6, 7)
 
@@ -82,7 +86,10 @@ def test_write_codec_options(tmp_path: Path) -> None:
     with mrczio.open(tmp_path / "a.mrcz") as reader:
         info = reader.chunk_info(0)
     assert info["codec"].startswith("lz4") and info["blocksize"] <= 65536
-    assert int(reader_mode(tmp_path / "a.mrcz")) // 1000 == mrczio.get_registry().codec("lz4").compressor_id
+    assert (
+        int(reader_mode(tmp_path / "a.mrcz")) // 1000
+        == mrczio.get_registry().codec("lz4").compressor_id
+    )
     assert_bit_exact(iio.imread(tmp_path / "a.mrcz"), data)
 
 
@@ -104,7 +111,9 @@ def test_bytes_round_trip_and_list_of_frames(tmp_path: Path) -> None:
     assert_bit_exact(iio.imread(tmp_path / "l.mrcs"), data)
 
 
-def test_plugin_is_selected_by_name_and_refuses_other_files(tmp_path: Path, movie: tuple[Path, np.ndarray]) -> None:
+def test_plugin_is_selected_by_name_and_refuses_other_files(
+    tmp_path: Path, movie: tuple[Path, np.ndarray]
+) -> None:
     path, data = movie
     assert_bit_exact(iio.imread(path, plugin="mrczio"), data)
     iio.imwrite(tmp_path / "x.png", np.zeros((4, 4), np.uint8))
@@ -119,13 +128,17 @@ def test_import_mrczio_does_not_import_imageio_but_registers_once_it_is() -> Non
         "assert 'mrczio' in c.known_plugins; "
         "assert c.known_extensions['.mrcz'][0].priority == ['mrczio']; print('ok')"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.stdout.strip() == "ok", done.stderr
 
 
 def test_registration_after_imageio_was_imported_first() -> None:
     code = "import imageio.v3 as iio, mrczio, imageio.config as c; assert 'mrczio' in c.known_plugins; print('ok')"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.stdout.strip() == "ok", done.stderr
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mrczio_builtin.mode4bit import pack_nibbles, unpack_nibbles
 
 import mrczio
 from mrczio import header as mrc
 from mrczio.testing import assert_bit_exact, sample_stack
-from mrczio_builtin.mode4bit import pack_nibbles, unpack_nibbles
 
 
 def imod_pack(frames: np.ndarray) -> bytes:
@@ -33,7 +33,9 @@ def data_bytes(path: Path) -> bytes:
 
 
 def test_known_vectors() -> None:
-    assert pack_nibbles(np.array([[[11, 7, 13, 12, 1, 0]]], np.uint8)).tobytes() == bytes.fromhex("7bcd01")
+    assert pack_nibbles(np.array([[[11, 7, 13, 12, 1, 0]]], np.uint8)).tobytes() == bytes.fromhex(
+        "7bcd01"
+    )
     ramp = np.array([[list(range(16)) + list(range(15, -1, -1))]], np.uint8)
     assert pack_nibbles(ramp).tobytes() == bytes.fromhex("1032547698badcfeefcdab8967452301")
 

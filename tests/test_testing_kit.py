@@ -13,7 +13,6 @@ import mrczio.testing
 from mrczio.contracts import FileFormat, WriteRequest
 from mrczio.fileio import AtomicFile
 from mrczio.reader import StackReader
-from mrczio.writer import StackWriter
 from mrczio.testing import (
     ALL_DTYPES,
     BUILTIN_CASES,
@@ -26,6 +25,7 @@ from mrczio.testing import (
     pair_params,
     sample_stack,
 )
+from mrczio.writer import StackWriter
 
 
 class TestMrcFormat(FormatContract):
@@ -82,7 +82,9 @@ class NpyStackFormat(FileFormat):
     def claim(self, head: bytes, path: str) -> float:
         return 0.8 if head.startswith(b"\x93NUMPY") else 0.0
 
-    def open_reader(self, path: str, registry: mrczio.Registry, *, permissive: bool = False) -> StackReader:
+    def open_reader(
+        self, path: str, registry: mrczio.Registry, *, permissive: bool = False
+    ) -> StackReader:
         return NpyReader(path, self.drop_last_column)
 
     def open_writer(self, request: WriteRequest, registry: mrczio.Registry) -> StackWriter:
@@ -117,7 +119,11 @@ class NpyReader(StackReader):
 
 class NpyWriter(StackWriter):
     def __init__(self, request: WriteRequest) -> None:
-        self.path, self.frame_shape, self.dtype = request.path, request.frame_shape, np.dtype(request.dtype)
+        self.path, self.frame_shape, self.dtype = (
+            request.path,
+            request.frame_shape,
+            np.dtype(request.dtype),
+        )
         self._file = AtomicFile(self.path, overwrite=bool(request.options.get("overwrite")))
         self._frames: list[np.ndarray] = []
 
@@ -203,5 +209,3 @@ def test_sample_stack_reaches_the_extremes() -> None:
     assert data.min() == -32768 and data.max() == 32767
     capped = sample_stack("uint8", (3, 4, 5), max_value=15)
     assert capped.max() == 15 and capped.min() == 0
-
-

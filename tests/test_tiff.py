@@ -18,18 +18,29 @@ from mrczio.testing import assert_bit_exact, check_outside, sample_stack
 def tiffinfo(path: Path) -> str:
     tool = shutil.which("tiffinfo")
     assert tool, "tiffinfo missing: .ci/install-tools installs libtiff-tools"
-    done = subprocess.run([tool, "-D", str(path)], capture_output=True, text=True, check=True, timeout=60)
+    done = subprocess.run(
+        [tool, "-D", str(path)], capture_output=True, text=True, check=True, timeout=60
+    )
     return done.stdout
 
 
 def relion(*args: str, cwd: Path | None = None) -> None:
     tool = shutil.which(args[0])
     assert tool, f"{args[0]} missing: .ci/install-tools installs Debian's relion"
-    subprocess.run([tool, *args[1:]], capture_output=True, check=True, timeout=120, stdin=subprocess.DEVNULL, cwd=cwd)
+    subprocess.run(
+        [tool, *args[1:]],
+        capture_output=True,
+        check=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+    )
 
 
 @pytest.mark.parametrize("compression", ["lzw", "deflate", "zstd", "none"])
-def test_compressions_are_tagged_and_read_by_libtiff(tmp_path: Path, counts: np.ndarray, compression: str) -> None:
+def test_compressions_are_tagged_and_read_by_libtiff(
+    tmp_path: Path, counts: np.ndarray, compression: str
+) -> None:
     path = tmp_path / "m.tif"
     mrczio.imwrite(path, counts, compression=compression, voxel_size=1.25)
     text = tiffinfo(path)
@@ -62,8 +73,20 @@ def test_relion_sees_the_same_image_in_our_mrc_and_our_tiff(tmp_path: Path) -> N
     data = sample_stack("uint8", (3, 12, 10), max_value=100)
     mrczio.imwrite(tmp_path / "m.mrcs", data)
     mrczio.convert(tmp_path / "m.mrcs", tmp_path / "m.tif")
-    relion("relion_image_handler", "--i", str(tmp_path / "m.tif"), "--o", str(tmp_path / "from_tif.mrcs"))
-    relion("relion_image_handler", "--i", str(tmp_path / "m.mrcs"), "--o", str(tmp_path / "from_mrc.mrcs"))
+    relion(
+        "relion_image_handler",
+        "--i",
+        str(tmp_path / "m.tif"),
+        "--o",
+        str(tmp_path / "from_tif.mrcs"),
+    )
+    relion(
+        "relion_image_handler",
+        "--i",
+        str(tmp_path / "m.mrcs"),
+        "--o",
+        str(tmp_path / "from_mrc.mrcs"),
+    )
     from_tif = mrcfile.read(tmp_path / "from_tif.mrcs")
     from_mrc = mrcfile.read(tmp_path / "from_mrc.mrcs")
     assert np.array_equal(from_mrc, data.astype(np.float32))
@@ -90,7 +113,9 @@ def test_metadata_and_voxel_size_round_trip(tmp_path: Path, counts: np.ndarray) 
         assert reader.header is None and reader.format_name == "tiff"
 
 
-def test_voxel_size_from_resolution_tags_of_foreign_files(tmp_path: Path, counts: np.ndarray) -> None:
+def test_voxel_size_from_resolution_tags_of_foreign_files(
+    tmp_path: Path, counts: np.ndarray
+) -> None:
     tifffile.imwrite(tmp_path / "f.tif", counts, photometric="minisblack", resolution=(1e8 / 1.06, 1e8 / 1.06),
                      resolutionunit="CENTIMETER", compression="lzw")  # fmt: skip
     with mrczio.open(tmp_path / "f.tif") as reader:

@@ -31,14 +31,18 @@ def assert_bit_exact(actual: np.ndarray, expected: np.ndarray, what: str = "data
         )
 
 
-def write_case(case: FormatCase, path: str | os.PathLike[str], data: np.ndarray, **kwargs: Any) -> str:
+def write_case(
+    case: FormatCase, path: str | os.PathLike[str], data: np.ndarray, **kwargs: Any
+) -> str:
     """Write ``data`` with mrczio as ``case`` describes; returns the path."""
     name = os.fspath(path)
     mrczio.imwrite(name, data, format=case.format, **{**dict(case.options), **kwargs})
     return name
 
 
-def round_trip(case: FormatCase, directory: str | os.PathLike[str], data: np.ndarray, **kwargs: Any) -> np.ndarray:
+def round_trip(
+    case: FormatCase, directory: str | os.PathLike[str], data: np.ndarray, **kwargs: Any
+) -> np.ndarray:
     """Write ``data`` as ``case`` in ``directory``, read it back, assert it is bit-exact,
     and return what was read."""
     path = write_case(case, case.path(directory, f"rt-{case.id}"), data, **kwargs)

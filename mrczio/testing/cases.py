@@ -25,7 +25,17 @@ import mrczio
 from mrczio.registry import Registry
 
 #: Every dtype some MRC mode stores; formats declare the subset they hold.
-ALL_DTYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "float16", "float32", "complex64")
+ALL_DTYPES = (
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "float16",
+    "float32",
+    "complex64",
+)
 #: Frame-stack shapes with odd and even widths, 2-D and 3-D.
 SHAPES = ((7, 9), (7, 10), (3, 7, 9), (3, 8, 10))
 COUNTING = "uint8"
@@ -64,19 +74,31 @@ class FormatCase:
 MRC_DTYPES = ALL_DTYPES
 BUILTIN_CASES = (
     FormatCase("mrc", "mrc", ".mrc"),
-    FormatCase("mrc-4bit", "mrc", ".mrc", {"packed4bit": True}, (COUNTING,), max_value=15, requires_mode=101),
+    FormatCase(
+        "mrc-4bit",
+        "mrc",
+        ".mrc",
+        {"packed4bit": True},
+        (COUNTING,),
+        max_value=15,
+        requires_mode=101,
+    ),
     FormatCase("mrcz-zstd", "mrcz", ".mrcz", {"codec": "zstd"}),
     FormatCase("mrcz-lz4", "mrcz", ".mrcz", {"codec": "lz4"}),
     FormatCase("tiff-lzw", "tiff", ".tif", {"compression": "lzw"}),
     FormatCase("tiff-deflate", "tiff", ".tif", {"compression": "deflate"}),
     FormatCase("tiff-zstd", "tiff", ".tif", {"compression": "zstd"}),
     FormatCase("tiff-none", "tiff", ".tif", {"compression": "none"}),
-    FormatCase("tiff-4bit-serialem", "tiff", ".tif", {"packed4bit": "serialem"}, (COUNTING,), 15, True),
+    FormatCase(
+        "tiff-4bit-serialem", "tiff", ".tif", {"packed4bit": "serialem"}, (COUNTING,), 15, True
+    ),
     FormatCase("tiff-4bit-standard", "tiff", ".tif", {"packed4bit": "standard"}, (COUNTING,), 15),
 )
 
 
-def sample_stack(dtype: Any, shape: Sequence[int], *, seed: int = 0, max_value: int | None = None) -> np.ndarray:
+def sample_stack(
+    dtype: Any, shape: Sequence[int], *, seed: int = 0, max_value: int | None = None
+) -> np.ndarray:
     """Deterministic data of ``dtype`` that exercises the range: the type's extremes
     (or 0 and ``max_value``), and for floats NaN, +-inf and -0.0."""
     dt = np.dtype(dtype)
@@ -92,7 +114,9 @@ def sample_stack(dtype: Any, shape: Sequence[int], *, seed: int = 0, max_value: 
     if dt.kind == "f":
         data = (rng.normal(size=size) * 100).astype(dt)
         flat = data.reshape(-1)
-        specials = np.array([np.nan, np.inf, -np.inf, -0.0, np.finfo(dt).max, np.finfo(dt).min], dtype=dt)
+        specials = np.array(
+            [np.nan, np.inf, -np.inf, -0.0, np.finfo(dt).max, np.finfo(dt).min], dtype=dt
+        )
         flat[: min(len(specials), flat.size)] = specials[: flat.size]
         return data
     info = np.iinfo(dt)
@@ -122,17 +146,31 @@ def _probe(format_name: str, suffix: str, registry: Registry) -> FormatCase:
             path = os.path.join(directory, f"extras{suffix}")
             data = sample_stack(held[0], (2, 4))
             try:
-                mrczio.imwrite(path, data, format=format_name, registry=registry, voxel_size=1.5, metadata={"k": 1})
+                mrczio.imwrite(
+                    path,
+                    data,
+                    format=format_name,
+                    registry=registry,
+                    voxel_size=1.5,
+                    metadata={"k": 1},
+                )
                 with mrczio.open(path, format=format_name, registry=registry) as reader:
                     voxel, metadata = reader.voxel_size[0] == 1.5, reader.metadata.get("k") == 1
             except mrczio.MrczioError:
                 pass
     return FormatCase(
-        format_name, format_name, suffix, dtypes=tuple(held), stores_voxel_size=voxel, stores_metadata=metadata
+        format_name,
+        format_name,
+        suffix,
+        dtypes=tuple(held),
+        stores_voxel_size=voxel,
+        stores_metadata=metadata,
     )
 
 
-def format_cases(registry: Registry | None = None, *, include: Iterable[str] | None = None) -> list[FormatCase]:
+def format_cases(
+    registry: Registry | None = None, *, include: Iterable[str] | None = None
+) -> list[FormatCase]:
     """Built-in cases for installed built-in formats, plus one probed case (default
     options) per other installed format. ``include`` keeps only those case ids."""
     reg = registry if registry is not None else mrczio.get_registry()

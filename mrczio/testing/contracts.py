@@ -53,7 +53,9 @@ class FormatContract(_RegistryFixture):
     @pytest.fixture
     def case(self, registry: Registry) -> FormatCase:
         for case in format_cases(registry):
-            if case.format == self.format_name and (self.case_id is None or case.id == self.case_id):
+            if case.format == self.format_name and (
+                self.case_id is None or case.id == self.case_id
+            ):
                 return case
         raise LookupError(f"format {self.format_name!r} (case {self.case_id!r}) is not installed")
 
@@ -61,15 +63,21 @@ class FormatContract(_RegistryFixture):
         dtype = "uint8" if "uint8" in case.dtypes else case.dtypes[0]
         return sample_stack(dtype, shape, seed=7, max_value=case.max_value)
 
-    def _write(self, case: FormatCase, registry: Registry, path: str, data: np.ndarray, **kw: Any) -> None:
-        mrczio.imwrite(path, data, format=case.format, registry=registry, **{**dict(case.options), **kw})
+    def _write(
+        self, case: FormatCase, registry: Registry, path: str, data: np.ndarray, **kw: Any
+    ) -> None:
+        mrczio.imwrite(
+            path, data, format=case.format, registry=registry, **{**dict(case.options), **kw}
+        )
 
     def test_has_name_and_extensions(self, registry: Registry) -> None:
         fmt = registry.format(self.format_name)
         assert fmt.name == self.format_name
         assert fmt.extensions and all(ext.startswith(".") for ext in fmt.extensions)
 
-    def test_round_trip_every_held_dtype(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_round_trip_every_held_dtype(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         assert case.dtypes, f"{case.id} holds no dtype exactly"
         for dtype in case.dtypes:
             data = sample_stack(dtype, (3, 8, 10), max_value=case.max_value)
@@ -77,7 +85,9 @@ class FormatContract(_RegistryFixture):
             self._write(case, registry, path, data)
             assert_bit_exact(mrczio.imread(path, registry=registry), data, f"{case.id} {dtype}")
 
-    def test_claims_its_own_files_by_content(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_claims_its_own_files_by_content(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         path = case.path(tmp_path)
         self._write(case, registry, path, self._data(case))
         with open(path, "rb") as handle:
@@ -91,7 +101,9 @@ class FormatContract(_RegistryFixture):
         assert fmt.claim(bytes(range(256)) * 4, "noise.bin") == 0
         assert fmt.claim(b"\x89PNG\r\n\x1a\n" + bytes(1016), "x.png") == 0
 
-    def test_reader_is_lazy_and_indexable(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_reader_is_lazy_and_indexable(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         data = self._data(case, (4, 6, 10))
         path = case.path(tmp_path)
         self._write(case, registry, path, data)
@@ -104,24 +116,37 @@ class FormatContract(_RegistryFixture):
             with pytest.raises(IndexError):
                 reader[4]
 
-    def test_two_d_image_reads_back_two_d(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_two_d_image_reads_back_two_d(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         data = self._data(case, (6, 10))
         path = case.path(tmp_path)
         self._write(case, registry, path, data)
         assert_bit_exact(mrczio.imread(path, registry=registry), data, "2-D image")
 
-    def test_voxel_size_and_metadata(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_voxel_size_and_metadata(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         if not (case.stores_voxel_size or case.stores_metadata):
             pytest.skip(f"{case.id} stores neither voxel size nor metadata (declared)")
         path = case.path(tmp_path)
-        self._write(case, registry, path, self._data(case), voxel_size=(1.25, 1.5, 2.0), metadata={"dose": 1.5})
+        self._write(
+            case,
+            registry,
+            path,
+            self._data(case),
+            voxel_size=(1.25, 1.5, 2.0),
+            metadata={"dose": 1.5},
+        )
         with mrczio.open(path, registry=registry) as reader:
             if case.stores_voxel_size:
                 assert reader.voxel_size[:2] == pytest.approx((1.25, 1.5), rel=1e-6)
             if case.stores_metadata:
                 assert reader.metadata.get("dose") == 1.5
 
-    def test_refuses_to_overwrite(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_refuses_to_overwrite(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         path = case.path(tmp_path)
         self._write(case, registry, path, self._data(case))
         before = Path(path).read_bytes()
@@ -129,7 +154,9 @@ class FormatContract(_RegistryFixture):
             self._write(case, registry, path, self._data(case)[:1])
         assert Path(path).read_bytes() == before
 
-    def test_failed_write_leaves_nothing(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_failed_write_leaves_nothing(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         data = self._data(case)
 
         def frames() -> Any:
@@ -140,18 +167,24 @@ class FormatContract(_RegistryFixture):
             self._write(case, registry, case.path(tmp_path), frames())
         assert os.listdir(tmp_path) == []
 
-    def test_errors_name_the_file(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_errors_name_the_file(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         path = case.path(tmp_path)
         self._write(case, registry, path, self._data(case, (3, 32, 40)))
         size = os.path.getsize(path)
         with open(path, "r+b") as handle:
             handle.truncate(size // 2)
-        with pytest.raises(mrczio.MrczioError) as caught:
-            with mrczio.open(path, format=self.format_name, registry=registry) as reader:
-                reader.read()
+        with (
+            pytest.raises(mrczio.MrczioError) as caught,
+            mrczio.open(path, format=self.format_name, registry=registry) as reader,
+        ):
+            reader.read()
         assert os.path.basename(path) in str(caught.value)
 
-    def test_unknown_option_is_refused(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
+    def test_unknown_option_is_refused(
+        self, tmp_path: Path, registry: Registry, case: FormatCase
+    ) -> None:
         with pytest.raises(mrczio.OptionError):
             self._write(case, registry, case.path(tmp_path), self._data(case), no_such_option_xyz=1)
 
@@ -165,7 +198,9 @@ class CodecContract(_RegistryFixture):
     def test_chunk_round_trip(self, registry: Registry, dtype: str) -> None:
         codec = registry.codec(self.codec_name)
         frame = sample_stack(dtype, (37, 53), seed=3)
-        chunk = codec.encode(np.ascontiguousarray(frame), CompressionSettings(codec=self.codec_name))
+        chunk = codec.encode(
+            np.ascontiguousarray(frame), CompressionSettings(codec=self.codec_name)
+        )
         out = np.empty_like(frame)
         codec.decode_into(chunk, out)
         assert_bit_exact(out, frame, f"{self.codec_name} {dtype}")
@@ -211,5 +246,5 @@ class PixelModeContract(_RegistryFixture):
         path = tmp_path / "a.mrc"
         mrczio.imwrite(path, data, mode=self.mode_code, registry=registry)
         with mrczio.open(path, registry=registry) as reader:
-            assert int(reader.header["mode"]) == self.mode_code
+            assert reader.header is not None and int(reader.header["mode"]) == self.mode_code
             assert_bit_exact(reader.read(), data, f"mode {self.mode_code}")

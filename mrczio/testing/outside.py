@@ -118,7 +118,8 @@ def check_pillow(path: str, data: np.ndarray) -> None:
     elif meta["bps"] == 4:
         expected = expected.astype(np.uint16) * 17
     with Image.open(path) as image:
-        assert image.n_frames == expected.shape[0], f"Pillow sees {image.n_frames} pages"
+        pages = getattr(image, "n_frames", 1)
+        assert pages == expected.shape[0], f"Pillow sees {pages} pages"
         for k in range(expected.shape[0]):
             image.seek(k)
             page = np.asarray(image)
@@ -134,8 +135,12 @@ def check_tiffinfo(path: str, data: np.ndarray) -> None:
     """libtiff's ``tiffinfo -D`` decodes every page without an error and sees the size."""
     tool = shutil.which("tiffinfo")
     if tool is None:
-        raise AssertionError("tiffinfo is not installed (Debian: libtiff-tools); .ci/install-tools installs it")
-    done = subprocess.run([tool, "-D", path], capture_output=True, text=True, timeout=120, check=False)
+        raise AssertionError(
+            "tiffinfo is not installed (Debian: libtiff-tools); .ci/install-tools installs it"
+        )
+    done = subprocess.run(
+        [tool, "-D", path], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, f"tiffinfo failed: {done.stderr[-500:]}"
     assert "error" not in done.stderr.lower(), f"tiffinfo reported: {done.stderr[-500:]}"
     pages = done.stdout.count("=== TIFF directory")

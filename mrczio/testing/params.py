@@ -49,7 +49,13 @@ def pair_params(
             for dtype in dtypes:
                 if source.holds(dtype, shape) and target.holds(dtype, shape):
                     params.append(
-                        pytest.param(source, target, dtype, tuple(shape), id=f"{source.id}->{target.id}-{dtype}")
+                        pytest.param(
+                            source,
+                            target,
+                            dtype,
+                            tuple(shape),
+                            id=f"{source.id}->{target.id}-{dtype}",
+                        )
                     )
     return params
 

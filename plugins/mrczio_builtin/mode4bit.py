@@ -33,7 +33,14 @@ IMOD_FLAG_4BIT = 16
 PACKED_LABEL = "4 bits packed"
 #: Stored (half-width) frame sizes IMOD accepts as packed K2/K3 super-resolution frames
 #: when only the label marks them; either orientation, within 2 pixels.
-IMOD_PACKED_SIZES = ((3838, 7420), (3710, 7676), (3840, 7424), (3712, 7680), (11520, 4092), (5760, 8184))
+IMOD_PACKED_SIZES = (
+    (3838, 7420),
+    (3710, 7676),
+    (3840, 7424),
+    (3712, 7680),
+    (11520, 4092),
+    (5760, 8184),
+)
 
 
 def row_bytes(nx: int) -> int:
@@ -69,7 +76,9 @@ def pack_nibbles(frames: np.ndarray) -> np.ndarray:
     if frames.dtype.kind not in "ui":
         raise ConversionError(f"4-bit packing needs integer pixels, not {frames.dtype}")
     if frames.dtype.kind == "i" and frames.size and int(frames.min()) < 0:
-        raise ConversionError(f"4-bit packing stores 0..15; {int(np.count_nonzero(frames < 0))} pixels are negative")
+        raise ConversionError(
+            f"4-bit packing stores 0..15; {int(np.count_nonzero(frames < 0))} pixels are negative"
+        )
     over, top = count_above(frames)
     if over:
         raise ConversionError(
@@ -119,7 +128,11 @@ class Packed4BitMode(PixelMode):
     def clip(frames: np.ndarray) -> tuple[np.ndarray, int]:
         """(frames with values above 15 set to 15, how many were changed)."""
         over, _ = count_above(frames)
-        return (np.minimum(frames, MAX_4BIT).astype(frames.dtype, copy=False), over) if over else (frames, 0)
+        return (
+            (np.minimum(frames, MAX_4BIT).astype(frames.dtype, copy=False), over)
+            if over
+            else (frames, 0)
+        )
 
 
 def imod_mode0_packed(header: np.ndarray) -> bool:

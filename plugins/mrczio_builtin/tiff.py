@@ -25,6 +25,7 @@ writes it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -40,7 +41,6 @@ from mrczio.hookspecs import hookimpl
 from mrczio.reader import StackReader, VoxelSize
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-
 from mrczio_builtin.mode4bit import IMOD_PACKED_SIZES, Packed4BitMode, pack_nibbles, unpack_nibbles
 
 TIFF_MAGICS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
@@ -59,13 +59,20 @@ WRITE_OPTIONS = frozenset({
     "overwrite", "compression", "level", "predictor", "flip_y", "packed4bit", "clip",
     "bigtiff", "fsync", "metadata_format",
 })  # fmt: skip
-PACKINGS = {True: "serialem", "serialem": "serialem", "standard": "standard", False: None, None: None}
+PACKINGS = {
+    True: "serialem",
+    "serialem": "serialem",
+    "standard": "standard",
+    False: None,
+    None: None,
+}
 
 
 def is_packed_size(width: int, height: int) -> bool:
     """True for the stored (half-width) K2/K3 sizes IMOD and RELION unpack as 4-bit."""
     return any(
-        (abs(width - a) <= 2 and abs(height - b) <= 2) or (abs(width - b) <= 2 and abs(height - a) <= 2)
+        (abs(width - a) <= 2 and abs(height - b) <= 2)
+        or (abs(width - b) <= 2 and abs(height - a) <= 2)
         for a, b in IMOD_PACKED_SIZES
     )
 
@@ -96,7 +103,8 @@ class TiffReader(StackReader):
         first = pages.first
         if first.samplesperpixel != 1 or len(first.shape) != 2:
             raise FormatError(
-                self.path, f"pages of shape {first.shape} with {first.samplesperpixel} samples are not grey frames"
+                self.path,
+                f"pages of shape {first.shape} with {first.samplesperpixel} samples are not grey frames",
             )
         info = self._own_description(first)
         self._page_shape = tuple(int(n) for n in first.shape)
@@ -153,9 +161,13 @@ class TiffReader(StackReader):
 
     def _decode_page(self, k: int) -> np.ndarray:
         page = self._tif.pages[k]
-        if tuple(page.shape) != self._page_shape or np.dtype(page.dtype).newbyteorder("=") != self._page_dtype:
+        if (
+            tuple(page.shape) != self._page_shape
+            or np.dtype(page.dtype).newbyteorder("=") != self._page_dtype
+        ):
             raise FormatError(
-                self.path, f"page {k} is {page.shape} {page.dtype}, unlike page 0 ({self._page_shape} {self._page_dtype})"
+                self.path,
+                f"page {k} is {page.shape} {page.dtype}, unlike page 0 ({self._page_shape} {self._page_dtype})",
             )
         try:
             data = page.asarray()
@@ -165,8 +177,8 @@ class TiffReader(StackReader):
             raise CodecError(f"{self.path}: page {k} could not be decoded: {exc}") from exc
         if self._packing == "serialem":
             ny, nx = self.frame_shape
-            return unpack_nibbles(data.reshape(1, -1), ny, nx)[0]
-        return data
+            data = unpack_nibbles(data.reshape(1, -1), ny, nx)[0]
+        return np.asarray(data)
 
     def close(self) -> None:
         self._tif.close()
@@ -194,7 +206,9 @@ class TiffStackWriter(StackWriter):
         self._description = _description(request, self._packing, self._flip)
         self._resolution = _resolution(request.voxel_size)
         self._file = AtomicFile(
-            self.path, overwrite=bool(options.get("overwrite", False)), fsync=bool(options.get("fsync", False))
+            self.path,
+            overwrite=bool(options.get("overwrite", False)),
+            fsync=bool(options.get("fsync", False)),
         )
         try:
             self._tiff = tifffile.TiffWriter(self._file.file, bigtiff=_wants_bigtiff(request))
@@ -204,14 +218,18 @@ class TiffStackWriter(StackWriter):
 
     def _check_data(self, request: WriteRequest) -> None:
         if self._packing and self.dtype != np.uint8:
-            raise ConversionError(f"{self.path}: 4-bit TIFF stores uint8 values 0..15, not {self.dtype}")
+            raise ConversionError(
+                f"{self.path}: 4-bit TIFF stores uint8 values 0..15, not {self.dtype}"
+            )
         if self._packing == "serialem" and self.frame_shape[1] % 2:
             raise ConversionError(
                 f"{self.path}: SerialEM's packed 4-bit TIFF needs an even width, not {self.frame_shape[1]}; "
                 "use packed4bit='standard' or an 8-bit TIFF"
             )
         if request.options.get("metadata_format", "json") != "json":
-            raise OptionError(f"{self.path}: TIFF keeps metadata as JSON only (metadata_format='json')")
+            raise OptionError(
+                f"{self.path}: TIFF keeps metadata as JSON only (metadata_format='json')"
+            )
 
     def _write_block(self, block: np.ndarray) -> None:
         if self._packing:
@@ -254,28 +272,36 @@ class TiffStackWriter(StackWriter):
 
             from mrczio.errors import MrczioWarning
 
-            warn(f"{self.path}: clipped {self.clipped_pixels} pixels above 15 (clip=True)", MrczioWarning, stacklevel=3)
+            warn(
+                f"{self.path}: clipped {self.clipped_pixels} pixels above 15 (clip=True)",
+                MrczioWarning,
+                stacklevel=3,
+            )
 
     def _discard(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the temporary file is removed either way
             self._tiff.close()
-        except Exception:  # noqa: BLE001 - the temporary file is removed either way
-            pass
         self._file.abort()
 
 
 def _packing(options: Mapping[str, Any]) -> str | None:
     value = options.get("packed4bit")
     if value not in PACKINGS:
-        raise OptionError(f"packed4bit must be True, 'serialem', 'standard' or False, not {value!r}")
+        raise OptionError(
+            f"packed4bit must be True, 'serialem', 'standard' or False, not {value!r}"
+        )
     return PACKINGS[value]
 
 
-def _compression(options: Mapping[str, Any], packing: str | None) -> tuple[Any, dict[str, Any] | None]:
+def _compression(
+    options: Mapping[str, Any], packing: str | None
+) -> tuple[Any, dict[str, Any] | None]:
     asked = options.get("compression")
     name = str(asked if asked is not None else ("none" if packing == "standard" else "lzw")).lower()
     if name not in COMPRESSIONS:
-        raise OptionError(f"TIFF compression must be one of {', '.join(COMPRESSIONS)}, not {name!r}")
+        raise OptionError(
+            f"TIFF compression must be one of {', '.join(COMPRESSIONS)}, not {name!r}"
+        )
     if packing == "standard" and name != "none":
         raise OptionError("packed4bit='standard' (BitsPerSample 4) is written uncompressed only")
     level = options.get("level")
@@ -316,12 +342,16 @@ def _wants_bigtiff(request: WriteRequest) -> bool:
 class TiffFormat(FileFormat):
     name = "tiff"
     extensions = (".tif", ".tiff")
-    description = "multi-page TIFF, one page per frame (LZW by default), rows flipped as IMOD/RELION do"
+    description = (
+        "multi-page TIFF, one page per frame (LZW by default), rows flipped as IMOD/RELION do"
+    )
 
     def claim(self, head: bytes, path: str) -> float:
         return 0.9 if head[:4] in TIFF_MAGICS else 0.0
 
-    def open_reader(self, path: str, registry: Registry, *, permissive: bool = False) -> StackReader:
+    def open_reader(
+        self, path: str, registry: Registry, *, permissive: bool = False
+    ) -> StackReader:
         return TiffReader(os.fspath(path), permissive=permissive)
 
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
