@@ -166,12 +166,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="results folder (default: a new temporary folder)")
     parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md and docs/img/bench-*.png")
     parser.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
+    parser.add_argument("--from-results", metavar="JSON", help="only re-render the report (and --docs) from a results.json")
     args = parser.parse_args(argv)
+    if args.from_results:
+        with open(args.from_results) as handle:
+            saved = json.load(handle)
+        command = saved.get("command", "python -m benchmarks.run --full")
+        print(write_docs(saved, command) if args.docs else render(saved, command))
+        return 0
     config = Config.full() if args.full else Config.quick()
     directory = args.out or tempfile.mkdtemp(prefix="mrczio-bench-")
     os.makedirs(directory, exist_ok=True)
     results = run(config, directory, plots=not args.no_plots)
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    results["command"] = command
     with open(os.path.join(directory, "results.json"), "w") as handle:
         json.dump(results, handle, indent=1, default=float)
     with open(os.path.join(directory, "report.md"), "w") as handle:
