@@ -205,18 +205,22 @@ def read_relion(path: str | os.PathLike[str], *, volume: bool = False) -> Read:
     """``relion_image_handler --i IN --o OUT.mrcs``; OUT (float32) read back with mrcfile.
 
     RELION decides stack vs volume from the extension, so the input is linked as
-    ``.mrcs`` (stack of images) or ``.mrc`` (one volume). A zero exit status with no
+    ``.mrcs`` (stack of images) or ``.mrc`` (one volume); TIFF keeps ``.tif``. A zero exit status with no
     output is reported as a refusal ("no output"), and garbage is returned as read.
     """
     import mrcfile
 
     if not relion_available():
         raise Missing(missing_message("relion"))
+    tiff = str(path).lower().endswith((".tif", ".tiff"))
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / ("in.mrc" if volume else "in.mrcs")
+        source = Path(tmp) / ("in.tif" if tiff else "in.mrc" if volume else "in.mrcs")
         os.symlink(os.path.abspath(path), source)
         target = Path(tmp) / ("out.mrc" if volume else "out.mrcs")
-        proc = _run(["relion_image_handler", "--i", str(source), "--o", str(target)], cwd=tmp)
+        try:
+            proc = _run(["relion_image_handler", "--i", str(source), "--o", str(target)], cwd=tmp)
+        except subprocess.TimeoutExpired as exc:
+            raise Refused(f"no answer within the {SUBPROCESS_GUARD_S} s hang guard") from exc
         if proc.returncode != 0:
             raise Refused(_exit_text(proc))
         if not target.exists():
