@@ -16,8 +16,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from cflib import readers  # noqa: E402
-from cflib.realdata import real_data_dir as _real_data_dir  # noqa: E402
+from cflib import readers
+from cflib.realdata import real_data_dir as _real_data_dir
 
 
 def require(reader: str) -> None:
@@ -33,9 +33,12 @@ def require(reader: str) -> None:
     try:
         if reader in checks:
             checks[reader]()
-        elif reader == "relion" and not readers.relion_available():
-            raise readers.Missing(reader)
-        elif reader == "libccp4" and not readers.ccp4dump_available():
+        elif (
+            reader == "relion"
+            and not readers.relion_available()
+            or reader == "libccp4"
+            and not readers.ccp4dump_available()
+        ):
             raise readers.Missing(reader)
         elif reader == "libtiff":
             import shutil

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import mrczio
 from cflib.badinputs import (
     allocation_limit,
     base_files,
@@ -22,6 +20,8 @@ from cflib.badinputs import (
     set_i32,
 )
 from cflib.cells import record
+
+import mrczio
 
 HEADER = 1024
 Damage = Callable[[bytes], bytes]
@@ -149,19 +149,23 @@ def _check(request: pytest.FixtureRequest, path: Path, case: str, base: str) -> 
         f"{case}: peak allocation {strict.peak} B exceeds file size {path.stat().st_size} B + slack"
     )
     if strict.error is not None:
-        assert strict.mrczio_error, f"{case}: non-mrczio exception {type(strict.error).__name__}: {strict.error}"
+        assert strict.mrczio_error, (
+            f"{case}: non-mrczio exception {type(strict.error).__name__}: {strict.error}"
+        )
         assert str(path) in str(strict.error) or path.name in str(strict.error), (
             f"{case}: the error message must name the file: {strict.error}"
         )
     permissive = guarded_read(path, permissive=True)
     assert not permissive.hung and permissive.peak <= allocation_limit(path)
     if permissive.error is not None:
-        assert permissive.mrczio_error, f"{case} (permissive): {type(permissive.error).__name__}: {permissive.error}"
+        assert permissive.mrczio_error, (
+            f"{case} (permissive): {type(permissive.error).__name__}: {permissive.error}"
+        )
     rescued = permissive.array is not None and strict.error is not None
     if rescued:
-        assert any(issubclass(w.category, mrczio.PermissiveReadWarning) for w in permissive.warnings), (
-            f"{case}: permissive mode rescued data without a PermissiveReadWarning"
-        )
+        assert any(
+            issubclass(w.category, mrczio.PermissiveReadWarning) for w in permissive.warnings
+        ), f"{case}: permissive mode rescued data without a PermissiveReadWarning"
     outcome = (
         f"error {type(strict.error).__name__}" if strict.error is not None else "read (harmless)"
     ) + ("; permissive rescues data with a warning" if rescued else "")
@@ -170,8 +174,17 @@ def _check(request: pytest.FixtureRequest, path: Path, case: str, base: str) -> 
     return outcome
 
 
-@pytest.mark.parametrize(("base", "case", "damage"), _cases(), ids=[f"{b}:{c}" for b, c, _ in _cases()])
-def test_lying_header(request: pytest.FixtureRequest, bases: dict, tmp_path: Path, base: str, case: str, damage: Damage) -> None:
+@pytest.mark.parametrize(
+    ("base", "case", "damage"), _cases(), ids=[f"{b}:{c}" for b, c, _ in _cases()]
+)
+def test_lying_header(
+    request: pytest.FixtureRequest,
+    bases: dict,
+    tmp_path: Path,
+    base: str,
+    case: str,
+    damage: Damage,
+) -> None:
     source, _ = bases[base]
     path = tmp_path / source.name
     path.write_bytes(damage(source.read_bytes()))
@@ -179,7 +192,9 @@ def test_lying_header(request: pytest.FixtureRequest, bases: dict, tmp_path: Pat
 
 
 @pytest.mark.parametrize("base", ["mrc-json", "mrcz-json", "mrcz-msgpack-footer", "mrc-fei-ext"])
-def test_truncated_everywhere(request: pytest.FixtureRequest, bases: dict, tmp_path: Path, base: str) -> None:
+def test_truncated_everywhere(
+    request: pytest.FixtureRequest, bases: dict, tmp_path: Path, base: str
+) -> None:
     source, data = bases[base]
     raw = source.read_bytes()
     for name, cut in _truncations(raw, base.startswith("mrcz")).items():
@@ -204,7 +219,9 @@ def test_not_mrc_at_all(request: pytest.FixtureRequest, tmp_path: Path, name: st
     path = tmp_path / "foreign.mrc"
     path.write_bytes(_foreign_files()[name])
     outcome = _check(request, path, name, "foreign")
-    if name == "header of zeros + MAP":  # says MAP, all sizes 0: an empty MRC file, as mrcfile reads it
+    if (
+        name == "header of zeros + MAP"
+    ):  # says MAP, all sizes 0: an empty MRC file, as mrcfile reads it
         assert guarded_read(path).array.size == 0
         return
     assert outcome.startswith("error"), f"{name} was read as if it were an image"

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cflib.badinputs import allocation_limit, base_files, guarded_read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cflib.badinputs import allocation_limit, base_files, guarded_read
 
 _BASES: dict[str, tuple[Path, np.ndarray]] = {}
 _TMP = Path(tempfile.mkdtemp(prefix="mrczio-fuzz-"))

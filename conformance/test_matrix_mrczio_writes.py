@@ -12,16 +12,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-import mrczio
 from cflib import readers
 from cflib.cells import SHAPES, VOLUME_SHAPES, as_stack, observe, record, sample
 from cflib.expectations import READERS, Writer, expect, mrczio_writers
 from conftest import require
 
+import mrczio
+
 REGISTRY = mrczio.get_registry()
 WRITERS = mrczio_writers(sorted(e.key for e in REGISTRY.codecs.entries()))
-DTYPES = sorted({np.dtype(e.item.dtype).name for e in REGISTRY.modes.entries() if e.key < 100} | {"uint8"})
+DTYPES = sorted(
+    {np.dtype(e.item.dtype).name for e in REGISTRY.modes.entries() if e.key < 100} | {"uint8"}
+)
 if 101 in REGISTRY.modes:  # the 4-bit plugin: uint8 values 0..15 written as mode 101
     DTYPES.append("uint4")
 VOXEL = (1.25, 1.5, 2.0)
@@ -35,7 +37,9 @@ def _cases() -> list[Any]:
             for shape in SHAPES:
                 if writer.volume and shape not in VOLUME_SHAPES:
                     continue
-                cases.append(pytest.param(writer, dtype, shape, id=f"{writer.name}-{dtype}-{shape}"))
+                cases.append(
+                    pytest.param(writer, dtype, shape, id=f"{writer.name}-{dtype}-{shape}")
+                )
     return cases
 
 
@@ -86,7 +90,9 @@ def _read(reader: str, path: Path, writer: Writer, ccp4: Path | None) -> readers
 
 @pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize(("writer", "dtype", "shape"), _cases())
-def test_cell(request: pytest.FixtureRequest, files: Path, writer: Writer, dtype: str, shape: str, reader: str) -> None:
+def test_cell(
+    request: pytest.FixtureRequest, files: Path, writer: Writer, dtype: str, shape: str, reader: str
+) -> None:
     if reader != "mrczio":
         require(reader)
     ccp4 = request.getfixturevalue("ccp4dump") if reader == "libccp4" else None

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cflib import readers
+from cflib.cells import SHAPES, as_stack, observe, ok, record, refuse, sample
+from conftest import require
 
 import mrczio
-from cflib import readers
-from cflib.cells import SHAPES, as_stack, observe, record, refuse, ok, sample
-from conftest import require
 
 VOXEL_ZYX = [1.5, 1.2, 1.0]  # python-mrcz's pixelsize order
 
@@ -50,7 +50,9 @@ MRCFILE_LAYOUTS = {"image": (6, 7), "stack": (3, 5, 7), "volume": (5, 6, 7), "vo
 @pytest.mark.parametrize("byteorder", ["<", ">"])
 @pytest.mark.parametrize("layout", sorted(MRCFILE_LAYOUTS))
 @pytest.mark.parametrize("dtype", MRCFILE_DTYPES)
-def test_mrcfile_writes(request: pytest.FixtureRequest, tmp_path: Path, dtype: str, layout: str, byteorder: str) -> None:
+def test_mrcfile_writes(
+    request: pytest.FixtureRequest, tmp_path: Path, dtype: str, layout: str, byteorder: str
+) -> None:
     require("mrcfile")
     import mrcfile
 
@@ -58,7 +60,9 @@ def test_mrcfile_writes(request: pytest.FixtureRequest, tmp_path: Path, dtype: s
     path = tmp_path / "mrcfile.mrc"
     extended = bytes(range(256)) * 2 + b"SERI"  # 516 bytes: odd-sized blocks must survive
     with warnings.catch_warnings(), mrcfile.new(path) as mrc:
-        warnings.simplefilter("ignore", RuntimeWarning)  # mrcfile's own statistics overflow on float max
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # mrcfile's own statistics overflow on float max
         mrc.set_data(data)
         if layout in ("stack", "row1", "col1"):
             mrc.set_image_stack()
@@ -88,7 +92,9 @@ def test_mrcfile_widens_uint8(request: pytest.FixtureRequest, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("compression", ["gzip", "bzip2"])
-def test_mrcfile_compressed_is_refused(request: pytest.FixtureRequest, tmp_path: Path, compression: str) -> None:
+def test_mrcfile_compressed_is_refused(
+    request: pytest.FixtureRequest, tmp_path: Path, compression: str
+) -> None:
     """gzip/bzip2-wrapped MRC (mrcfile's compression=) is not read: decompress it first."""
     import mrcfile
 
@@ -97,12 +103,16 @@ def test_mrcfile_compressed_is_refused(request: pytest.FixtureRequest, tmp_path:
         mrc.set_data(np.arange(105, dtype=np.float32).reshape(3, 5, 7))
     outcome = refuse("gzip/bzip2-wrapped MRC is not an mrczio format; decompress it first",
                      r"UnknownFormatError.*no installed format")  # fmt: skip
-    observed = observe(lambda: _mrczio_read(path), np.arange(105, dtype=np.float32).reshape(3, 5, 7), outcome)
+    observed = observe(
+        lambda: _mrczio_read(path), np.arange(105, dtype=np.float32).reshape(3, 5, 7), outcome
+    )
     opener = gzip.open if compression == "gzip" else bz2.open
     plain = tmp_path / "plain.mrc"
     with opener(path, "rb") as source:
         plain.write_bytes(source.read())
-    observe(lambda: _mrczio_read(plain), np.arange(105, dtype=np.float32).reshape(3, 5, 7), ok("B2"))
+    observe(
+        lambda: _mrczio_read(plain), np.arange(105, dtype=np.float32).reshape(3, 5, 7), ok("B2")
+    )
     record(request, table="others write", writer=f"mrcfile {compression}", reader="mrczio", dtype="float32",
            shape="volume", expected=outcome.label(), observed=observed, reason=outcome.reason)  # fmt: skip
 
@@ -117,7 +127,9 @@ MRCZ_SHAPES = ("image", "stack", "prime", "row1")
 @pytest.mark.parametrize("shape", MRCZ_SHAPES)
 @pytest.mark.parametrize("dtype", MRCZ_DTYPES)
 @pytest.mark.parametrize("codec", MRCZ_CODECS, ids=lambda c: c or "none")
-def test_python_mrcz_writes(request: pytest.FixtureRequest, tmp_path: Path, codec: str | None, dtype: str, shape: str) -> None:
+def test_python_mrcz_writes(
+    request: pytest.FixtureRequest, tmp_path: Path, codec: str | None, dtype: str, shape: str
+) -> None:
     require("mrcz")
     import mrcz
 
@@ -125,7 +137,9 @@ def test_python_mrcz_writes(request: pytest.FixtureRequest, tmp_path: Path, code
     path = tmp_path / ("x.mrcz" if codec else "x.mrc")
     meta = {"detector": "K3", "dose": 1.5, "frames": [1, 2, 3]}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # python-mrcz's quick stats overflow on uint16
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # python-mrcz's quick stats overflow on uint16
         mrcz.writeMRC(data, str(path), meta=meta, pixelsize=VOXEL_ZYX, voltage=300.0, C3=2.7,
                       compressor=codec, n_threads=1)  # fmt: skip
     observed = observe(lambda: _mrczio_read(path), as_stack(data), ok("B2"))
@@ -158,7 +172,9 @@ def test_python_mrcz_variants(request: pytest.FixtureRequest, tmp_path: Path, va
         kwargs.update(clevel=9, n_threads=2)
     mrcz.writeMRC(image, str(path), **kwargs)
     observed = observe(lambda: _mrczio_read(path), data, ok("B2"))
-    assert _close(_mrczio_read(path).info["voxel_size"], VOXEL_ZYX[::-1]) or variant.startswith("list")
+    assert _close(_mrczio_read(path).info["voxel_size"], VOXEL_ZYX[::-1]) or variant.startswith(
+        "list"
+    )
     record(request, table="others write", writer=f"python-mrcz zstd {variant}", reader="mrczio", dtype="float32",
            shape="stack", expected="B2", observed=observed)  # fmt: skip
 
@@ -178,10 +194,14 @@ def test_python_mrcz_057_files(request: pytest.FixtureRequest, name: str) -> Non
     path = DATA / name
     mode101 = 101 in mrczio.get_registry().modes
     if name == "v057_uint4.mrc" and not mode101:
-        outcome = refuse("no installed plugin provides mode 101 (4-bit)", r"UnsupportedModeError.*101")
+        outcome = refuse(
+            "no installed plugin provides mode 101 (4-bit)", r"UnsupportedModeError.*101"
+        )
     else:
         outcome = ok("B2")
-    observed = observe(lambda: _mrczio_read(path), as_stack(expected) if expected.ndim == 2 else expected, outcome)
+    observed = observe(
+        lambda: _mrczio_read(path), as_stack(expected) if expected.ndim == 2 else expected, outcome
+    )
     if outcome.kind == "ok":
         read = _mrczio_read(path)
         assert _close(read.info["voxel_size"], VOXEL_ZYX[::-1])
@@ -223,7 +243,9 @@ def test_relion_writes(request: pytest.FixtureRequest, tmp_path: Path, dtype: st
     data = sample(dtype, (3, 5, 7))
     mrczio.imwrite(source, data, voxel_size=1.5)
     target = tmp_path / "out.mrcs"
-    proc = readers._run(["relion_image_handler", "--i", str(source), "--o", str(target)], cwd=tmp_path)
+    proc = readers._run(
+        ["relion_image_handler", "--i", str(source), "--o", str(target)], cwd=tmp_path
+    )
     assert proc.returncode == 0, readers._exit_text(proc)
     observed = observe(lambda: _mrczio_read(target), readers.read_mrcfile(target).array, ok("B2"))
     assert np.array_equal(_mrczio_read(target).array, data.astype(np.float32))

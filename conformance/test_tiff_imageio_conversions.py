@@ -13,15 +13,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import mrczio
 from cflib import readers
 from cflib.cells import SHAPES, as_stack, observe, ok, record, refuse, sample
 from conftest import require
 
+import mrczio
+
 REGISTRY = mrczio.get_registry()
 HAS_TIFF = "tiff" in REGISTRY.formats
-TIFF_DTYPES = ("uint8", "int8", "uint16", "int16", "float32", "float16", "int32", "uint32", "complex64")
+TIFF_DTYPES = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "float32",
+    "float16",
+    "int32",
+    "uint32",
+    "complex64",
+)
 TIFF_SHAPES = ("image", "stack", "prime", "even", "row1", "col1", "pixel1")
 TIFF_READERS = ("mrczio", "tifffile", "pillow", "libtiff", "relion")
 
@@ -49,7 +59,9 @@ def _libtiff_read(path: Path, tmp: Path) -> readers.Read:
     import tifffile
 
     out = tmp / "libtiff-none.tif"
-    proc = subprocess.run(["tiffcp", "-c", "none", str(path), str(out)], capture_output=True, check=False)
+    proc = subprocess.run(
+        ["tiffcp", "-c", "none", str(path), str(out)], capture_output=True, check=False
+    )
     if proc.returncode != 0:
         raise readers.Refused(f"tiffcp exit {proc.returncode}: {proc.stderr.decode()[-200:]}")
     return readers.Read(as_stack(tifffile.imread(out)))
@@ -64,7 +76,10 @@ def _tiff_expect(reader: str, dtype: str, shape: tuple[int, ...]) -> object:
         if dtype in ("float16", "complex64"):
             return refuse(f"Pillow has no mode for {dtype} TIFF samples", r".")
         if dtype in ("int8", "uint32"):
-            return ok("B1", f"Pillow returns {dtype} samples as {'uint8' if dtype == 'int8' else 'int32'} (same bytes)")
+            return ok(
+                "B1",
+                f"Pillow returns {dtype} samples as {'uint8' if dtype == 'int8' else 'int32'} (same bytes)",
+            )
         if dtype == "int16":
             return ok("V", "Pillow widens int16 samples to int32")
         return ok("B2", "TIFF row order, page by page")
@@ -72,16 +87,26 @@ def _tiff_expect(reader: str, dtype: str, shape: tuple[int, ...]) -> object:
         return ok("B2", "tiffcp -c none decodes identically; TIFF row order")
     if dtype in ("uint8", "int8", "uint16", "int16", "float32"):
         return ok("V", "RELION flips TIFF rows on read, so it returns the MRC row order (float32)")
-    return refuse(f"RELION 3.1.3 reads 8/16-bit integer and float32 TIFF only, not {dtype}", r"exit")
+    return refuse(
+        f"RELION 3.1.3 reads 8/16-bit integer and float32 TIFF only, not {dtype}", r"exit"
+    )
 
 
-@pytest.mark.skipif(not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead")
+@pytest.mark.skipif(
+    not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead"
+)
 @pytest.mark.parametrize("reader", TIFF_READERS)
 @pytest.mark.parametrize("shape", TIFF_SHAPES)
 @pytest.mark.parametrize("dtype", TIFF_DTYPES)
-def test_tiff_cell(request: pytest.FixtureRequest, tmp_path: Path, dtype: str, shape: str, reader: str) -> None:
+def test_tiff_cell(
+    request: pytest.FixtureRequest, tmp_path: Path, dtype: str, shape: str, reader: str
+) -> None:
     if reader != "mrczio":
-        require({"tifffile": "tifffile", "pillow": "pillow", "libtiff": "libtiff", "relion": "relion"}[reader])
+        require(
+            {"tifffile": "tifffile", "pillow": "pillow", "libtiff": "libtiff", "relion": "relion"}[
+                reader
+            ]
+        )
     data = as_stack(sample(dtype, SHAPES[shape]))
     path = tmp_path / "movie.tif"
     mrczio.imwrite(path, data, voxel_size=1.25)
@@ -106,10 +131,16 @@ def test_tiff_cell(request: pytest.FixtureRequest, tmp_path: Path, dtype: str, s
 # -- TIFF written by others ---------------------------------------------------------------
 
 
-@pytest.mark.skipif(not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead")
-@pytest.mark.parametrize("writer", ["tifffile-lzw", "tifffile-deflate-predictor", "tifffile-bigtiff", "pillow-lzw"])
+@pytest.mark.skipif(
+    not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead"
+)
+@pytest.mark.parametrize(
+    "writer", ["tifffile-lzw", "tifffile-deflate-predictor", "tifffile-bigtiff", "pillow-lzw"]
+)
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
-def test_others_write_tiff(request: pytest.FixtureRequest, tmp_path: Path, writer: str, dtype: str) -> None:
+def test_others_write_tiff(
+    request: pytest.FixtureRequest, tmp_path: Path, writer: str, dtype: str
+) -> None:
     """A TIFF page's top row is the last row of mrczio's (MRC-order) array."""
     import tifffile
 
@@ -125,14 +156,25 @@ def test_others_write_tiff(request: pytest.FixtureRequest, tmp_path: Path, write
         from PIL import Image
 
         mode = {"uint8": "L", "uint16": "I;16", "float32": "F"}[dtype]
-        images = [Image.fromarray(p, mode=mode) if dtype != "uint16" else Image.frombytes(mode, p.shape[::-1], p.tobytes()) for p in pages]
+        images = [
+            Image.fromarray(p, mode=mode)
+            if dtype != "uint16"
+            else Image.frombytes(mode, p.shape[::-1], p.tobytes())
+            for p in pages
+        ]
         images[0].save(path, save_all=True, append_images=images[1:], compression="tiff_lzw")
-    observed = observe(lambda: readers.Read(as_stack(mrczio.imread(path))), np.ascontiguousarray(pages[:, ::-1]), ok("B2"))
+    observed = observe(
+        lambda: readers.Read(as_stack(mrczio.imread(path))),
+        np.ascontiguousarray(pages[:, ::-1]),
+        ok("B2"),
+    )
     record(request, table="TIFF", writer=writer, reader="mrczio", dtype=dtype, shape="prime",
            expected="B2 (rows flipped to MRC order)", observed=observed)  # fmt: skip
 
 
-@pytest.mark.skipif(not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead")
+@pytest.mark.skipif(
+    not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead"
+)
 @pytest.mark.parametrize("packing", ["serialem", "standard"])
 def test_4bit_tiff(request: pytest.FixtureRequest, tmp_path: Path, packing: str) -> None:
     """4-bit TIFF: SerialEM/IMOD packing (8-bit, half width, low nibble first) and standard
@@ -158,7 +200,9 @@ def test_4bit_tiff(request: pytest.FixtureRequest, tmp_path: Path, packing: str)
 
 @pytest.mark.parametrize("extension", [".mrc", ".mrcs", ".mrcz", ".map"])
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "uint16"])
-def test_imageio_reads_and_writes(request: pytest.FixtureRequest, tmp_path: Path, extension: str, dtype: str) -> None:
+def test_imageio_reads_and_writes(
+    request: pytest.FixtureRequest, tmp_path: Path, extension: str, dtype: str
+) -> None:
     require("imageio")
     import imageio.v3 as iio
 
@@ -185,7 +229,9 @@ def _paths() -> list[object]:
 
 @pytest.mark.parametrize(("source", "target"), _paths())
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "int16"])
-def test_conversion_round_trip(request: pytest.FixtureRequest, tmp_path: Path, source: str, target: str, dtype: str) -> None:
+def test_conversion_round_trip(
+    request: pytest.FixtureRequest, tmp_path: Path, source: str, target: str, dtype: str
+) -> None:
     """src -> dst -> src keeps pixels, voxel size and metadata; between MRC-family files the
     extended header bytes and EXTTYP survive too."""
     data = sample(dtype, (3, 13, 11))
@@ -206,7 +252,9 @@ def test_conversion_round_trip(request: pytest.FixtureRequest, tmp_path: Path, s
 
 
 @pytest.mark.parametrize("target", ["mrc", "mrcz"])
-def test_conversion_keeps_extended_header(request: pytest.FixtureRequest, real_data: Path, tmp_path: Path, target: str) -> None:
+def test_conversion_keeps_extended_header(
+    request: pytest.FixtureRequest, real_data: Path, tmp_path: Path, target: str
+) -> None:
     """The FEI1 extended header of a real detector frame survives MRC <-> MRCZ byte for byte."""
     source = real_data / "fei-extended.mrc"
     middle = tmp_path / f"fei{CONVERSION_TARGETS[target]}"
@@ -217,13 +265,20 @@ def test_conversion_keeps_extended_header(request: pytest.FixtureRequest, real_d
         assert m.extended_header == a.extended_header and m.exttyp == a.exttyp == b"FEI1"
         assert b.extended_header == a.extended_header
         observed = observe(lambda: readers.Read(as_stack(b.read())), as_stack(a.read()), ok("B2"))
-    assert readers.read_mrcfile(back).info["extended_header"] == readers.read_mrcfile(source).info["extended_header"]
+    assert (
+        readers.read_mrcfile(back).info["extended_header"]
+        == readers.read_mrcfile(source).info["extended_header"]
+    )
     record(request, table="conversions", writer=f"fei-extended.mrc -> {target} -> mrc", reader="mrczio + mrcfile",
            dtype="uint16", shape="3838x3710", expected="B2 + FEI1 extended header bytes", observed=observed)  # fmt: skip
 
 
-@pytest.mark.skipif(not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead")
-def test_mrc_to_tiff_row_order_matches_relion(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    not HAS_TIFF, reason="TIFF plugin missing: test_tiff_plugin_is_registered fails instead"
+)
+def test_mrc_to_tiff_row_order_matches_relion(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """RELION shows an MRC and its mrczio TIFF conversion as the same image (both flip)."""
     require("relion")
     data = sample("uint16", (2, 8, 10)) // 2  # < 32768: RELION 3.1.3 reads mode 6 as signed

@@ -102,7 +102,11 @@ def garbage(reason: str, check: Callable[[np.ndarray, np.ndarray], bool]) -> Out
 
 def _bits(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array)
-    return array.view(f"u{array.dtype.itemsize}") if array.dtype.itemsize in (1, 2, 4, 8) else array.view(np.uint8)
+    return (
+        array.view(f"u{array.dtype.itemsize}")
+        if array.dtype.itemsize in (1, 2, 4, 8)
+        else array.view(np.uint8)
+    )
 
 
 def same_array(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -116,9 +120,11 @@ def same_array(got: np.ndarray, expected: np.ndarray) -> bool:
 def same_bytes(got: np.ndarray, expected: np.ndarray) -> bool:
     """B1: same number of items, and the native bytes of both arrays are identical
     (the reader's item type and shape may differ, e.g. int8 for uint8)."""
-    return got.size == expected.size and np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(
-        expected.astype(expected.dtype.newbyteorder("="))
-    ).tobytes()
+    return (
+        got.size == expected.size
+        and np.ascontiguousarray(got).tobytes()
+        == np.ascontiguousarray(expected.astype(expected.dtype.newbyteorder("="))).tobytes()
+    )
 
 
 def same_squeezed(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -132,7 +138,9 @@ def same_values(got: np.ndarray, expected: np.ndarray) -> bool:
     if got.shape != expected.shape:
         return False
     cast = expected.astype(got.dtype)
-    if not np.array_equal(cast.astype(expected.dtype), expected, equal_nan=expected.dtype.kind in "fc"):
+    if not np.array_equal(
+        cast.astype(expected.dtype), expected, equal_nan=expected.dtype.kind in "fc"
+    ):
         return False
     return bool(np.array_equal(got, cast, equal_nan=got.dtype.kind in "fc"))
 
@@ -147,14 +155,18 @@ def observe(read: Callable[[], Read], expected: np.ndarray, outcome: Outcome) ->
         result = read()
     except Refused as exc:
         text = str(exc)
-        assert outcome.kind == "refuse", f"expected {outcome.label()}, but the reader refused: {text}"
+        assert outcome.kind == "refuse", (
+            f"expected {outcome.label()}, but the reader refused: {text}"
+        )
         assert re.search(outcome.pattern, text), (
             f"the reader refused as expected, but with {text!r}, not matching {outcome.pattern!r}"
         )
         return f"refused: {text[:120]}"
     got = result.array
     if outcome.kind == "refuse":
-        raise AssertionError(f"expected a refusal ({outcome.reason}) but the reader returned {got.shape} {got.dtype}")
+        raise AssertionError(
+            f"expected a refusal ({outcome.reason}) but the reader returned {got.shape} {got.dtype}"
+        )
     if outcome.kind == "garbage":
         assert outcome.check is not None
         assert outcome.check(got, expected), (

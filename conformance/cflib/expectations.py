@@ -42,7 +42,9 @@ def mrczio_writers(codecs: list[str]) -> list[Writer]:
     ]
     writers += [Writer(f"mrcz-{c}", "mrcz", ".mrcz", (("codec", c),)) for c in codecs]
     writers += [
-        Writer("mrcz-zstd-blosc2", "mrcz", ".mrcz", (("codec", "zstd"), ("chunk_format", "blosc2"))),
+        Writer(
+            "mrcz-zstd-blosc2", "mrcz", ".mrcz", (("codec", "zstd"), ("chunk_format", "blosc2"))
+        ),
         Writer("mrcz-zstd-be", "mrcz", ".mrcz", (("codec", "zstd"), ("byteorder", "big"))),
     ]
     return writers
@@ -57,7 +59,9 @@ def _mode(dtype: np.dtype[Any] | str) -> int:
 
 def _relion_uint16(got: np.ndarray, expected: np.ndarray) -> bool:
     """RELION 3.1.3 reads mode 6 as signed int16: values >= 32768 come back negative."""
-    return got.dtype == np.float32 and np.array_equal(got, expected.astype(np.int16).astype(np.float32))
+    return got.dtype == np.float32 and np.array_equal(
+        got, expected.astype(np.int16).astype(np.float32)
+    )
 
 
 def _gemmi_big_endian(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -79,7 +83,9 @@ def _not_the_data(got: np.ndarray, expected: np.ndarray) -> bool:
     """The reader returned something, and it is not the written data."""
     if got.shape != expected.shape:
         return True
-    return not np.array_equal(got, expected.astype(got.dtype, copy=False) if got.dtype != expected.dtype else expected)
+    return not np.array_equal(
+        got, expected.astype(got.dtype, copy=False) if got.dtype != expected.dtype else expected
+    )
 
 
 def expect(reader: str, writer: Writer, dtype_name: str, data: np.ndarray) -> Outcome:
@@ -97,11 +103,19 @@ def _mrczio(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) -
 
 def _mrcfile(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) -> Outcome:
     if writer.compressed:
-        return refuse("mrcfile does not read compressed MRCZ (MODE = 1000*codec + mode)", r"Unrecognised mode '\d{4}'")
+        return refuse(
+            "mrcfile does not read compressed MRCZ (MODE = 1000*codec + mode)",
+            r"Unrecognised mode '\d{4}'",
+        )
     if mode in (7, 8):
-        return refuse("modes 7/8 (int32/uint32) are python-mrcz extensions, not MRC2014", rf"Unrecognised mode '{mode}'")
+        return refuse(
+            "modes 7/8 (int32/uint32) are python-mrcz extensions, not MRC2014",
+            rf"Unrecognised mode '{mode}'",
+        )
     if dtype == np.uint8:
-        return ok("B1", "uint8 is mode 0 + IMOD unsigned stamp; mrcfile returns the same bytes as int8")
+        return ok(
+            "B1", "uint8 is mode 0 + IMOD unsigned stamp; mrcfile returns the same bytes as int8"
+        )
     return ok("B2")
 
 
@@ -111,7 +125,9 @@ def _mrcz(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) -> 
     if mode == 0 and writer.big_endian and not writer.compressed:
         return refuse(
             "python-mrcz guesses byte order from MODE > 16e6; plain MODE 0 reads the same both "
-            "ways, so big-endian mode-0 dimensions are read little-endian", r"cannot reshape")
+            "ways, so big-endian mode-0 dimensions are read little-endian",
+            r"cannot reshape",
+        )
     if dtype == np.uint8:
         return ok("B1", "python-mrcz reads mode 0 as int8 (same bytes)")
     if 1 in data.shape:
@@ -125,8 +141,11 @@ def _gemmi(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) ->
     if mode in (4, 7, 8):
         return refuse(f"gemmi reads modes 0, 1, 2, 6 and 12 only (not {mode})", rf"Mode {mode}")
     if writer.big_endian and mode != 2:
-        return garbage("gemmi 0.7.5 byte-swaps big-endian data after converting it to float32 "
-                       "(only mode 2 survives)", _gemmi_big_endian)
+        return garbage(
+            "gemmi 0.7.5 byte-swaps big-endian data after converting it to float32 "
+            "(only mode 2 survives)",
+            _gemmi_big_endian,
+        )
     if dtype == np.uint8:
         return ok("V", "gemmi gives float32; mode 0 read as signed int8 (IMOD stamp ignored)")
     return ok("V", "gemmi gives float32 (lossless for these modes)")
@@ -136,25 +155,34 @@ def _libccp4(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) 
     if writer.compressed:
         return refuse("libccp4 does not read compressed MRCZ", r"exit [23]")
     if mode == 6:
-        return refuse("libccp4 reads mode 6 as int32 (CCP4_INT32), so sections run past the data", r"exit 4")
+        return refuse(
+            "libccp4 reads mode 6 as int32 (CCP4_INT32), so sections run past the data", r"exit 4"
+        )
     if mode in (7, 8, 12):
-        return refuse(f"libccp4 has no mode {mode} ('Bad mode')", r"exit [23]")
+        return refuse(f"libccp4 has no data type for mode {mode} (its reads fail with 'Bad mode')", r"exit [23]")
     return ok("B1", "libccp4 returns the section bytes in native order")
 
 
 def _relion(writer: Writer, dtype: np.dtype[Any], mode: int, data: np.ndarray) -> Outcome:
     if writer.compressed and mode in (4, 8):
-        return refuse("RELION 3.1.3 takes MRCZ MODE 1000*codec+4/8 for a complex mode", r"only real-space")
+        return refuse(
+            "RELION 3.1.3 takes MRCZ MODE 1000*codec+4/8 for a complex mode", r"only real-space"
+        )
     if writer.compressed:
         return garbage("RELION 3.1.3 reads MRCZ chunks as raw pixels and exits 0", _not_the_data)
     if mode == 12:
         return refuse("RELION 3.1 does not support half precision (mode 12)", r"exit|half")
     if mode == 7:
-        return garbage("RELION 3.1.3 reads mode 7 (int32) words as float32 bit patterns", _relion_int32)
+        return garbage(
+            "RELION 3.1.3 reads mode 7 (int32) words as float32 bit patterns", _relion_int32
+        )
     if mode in (4, 8):
         return refuse(f"RELION 3.1.3 refuses mode {mode}", r"exit")
     if mode == 6 and int(data.max()) >= 32768:
-        return garbage("RELION 3.1.3 reads mode 6 as signed int16 (values >= 32768 wrap negative)", _relion_uint16)
+        return garbage(
+            "RELION 3.1.3 reads mode 6 as signed int16 (values >= 32768 wrap negative)",
+            _relion_uint16,
+        )
     if dtype == np.uint8:
         return ok("V", "RELION gives float32; mode 0 read as signed bytes (IMOD stamp ignored)")
     return ok("V", "RELION gives float32")
@@ -180,9 +208,12 @@ def _m101_mrcfile(writer: Writer, data: np.ndarray) -> Outcome:
 
 def _m101_mrcz(writer: Writer, data: np.ndarray) -> Outcome:
     if writer.compressed and (data.shape[-2:] != (1, 1) or writer.big_endian):
-        return refuse("python-mrcz 0.6.0 cannot read compressed mode 101: it decodes the packed "
-                      "bytes as pixels (it never writes it); a big-endian MODE 6101 also defeats "
-                      "its byte-order guess", r"reshape|broadcast|compressor id")
+        return refuse(
+            "python-mrcz 0.6.0 cannot read compressed mode 101: it decodes the packed "
+            "bytes as pixels (it never writes it); a big-endian MODE 6101 also defeats "
+            "its byte-order guess",
+            r"reshape|broadcast|compressor id",
+        )
     if data.shape[-1] == 1:
         return ok("B2s", "one-pixel rows: python-mrcz's nibble stream equals IMOD's layout")
     return refuse("python-mrcz decodes 101 only with MZ = 0 and even nx (its own layout)", r".")
@@ -193,7 +224,7 @@ def _m101_gemmi(writer: Writer, data: np.ndarray) -> Outcome:
 
 
 def _m101_libccp4(writer: Writer, data: np.ndarray) -> Outcome:
-    return refuse("libccp4 has no mode 101 ('Bad mode')", r"exit [23]")
+    return refuse("libccp4 has no data type for mode 101 (its reads fail with 'Bad mode')", r"exit [23]")
 
 
 def _relion_nibble_stream(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -211,12 +242,16 @@ def _m101_relion(writer: Writer, data: np.ndarray) -> Outcome:
     if writer.compressed:
         return garbage("RELION 3.1.3 reads MRCZ chunks as raw pixels and exits 0", _not_the_data)
     if (nx * ny) % 2:
-        return refuse("RELION 3.1.3 reads mode 101 only when nx * ny is even", r"nx \* ny is an even number")
+        return refuse(
+            "RELION 3.1.3 reads mode 101 only when nx * ny is even", r"nx \* ny is an even number"
+        )
     if writer.big_endian:
         return refuse("RELION 3.1.3 refuses big-endian mode 101", r"UHalf")
     if nx % 2:
-        return garbage("RELION 3.1.3 ignores IMOD's row padding for odd nx (one nibble stream)",
-                       _relion_nibble_stream)
+        return garbage(
+            "RELION 3.1.3 ignores IMOD's row padding for odd nx (one nibble stream)",
+            _relion_nibble_stream,
+        )
     return ok("V", "RELION 3.1.3 unpacks mode 101 (even nx)")
 
 

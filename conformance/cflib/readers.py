@@ -122,13 +122,18 @@ def read_mrcz(path: str | os.PathLike[str], **kwargs: Any) -> Read:
         except Exception as exc:
             raise Refused(f"{type(exc).__name__}: {exc}") from exc
     if isinstance(image, list):
-        frames = [f[np.newaxis] if f.ndim == 2 else np.atleast_1d(f) for f in map(np.asarray, image)]
+        frames = [
+            f[np.newaxis] if f.ndim == 2 else np.atleast_1d(f) for f in map(np.asarray, image)
+        ]
         image = np.concatenate(frames) if frames else np.empty((0, 0, 0))
         layout = "list"
     else:
         layout = "array"
-    info = {"layout": layout, "pixelsize": [float(p) for p in header.get("pixelsize", [0, 0, 0])],
-            "header": header}
+    info = {
+        "layout": layout,
+        "pixelsize": [float(p) for p in header.get("pixelsize", [0, 0, 0])],
+        "header": header,
+    }
     return Read(_stack(image), info, [str(w.message) for w in caught])
 
 
@@ -148,9 +153,11 @@ def read_gemmi(path: str | os.PathLike[str]) -> Read:
 
 
 def ccp4dump_available() -> bool:
-    return shutil.which("pkg-config") is not None and subprocess.run(
-        ["pkg-config", "--exists", "ccp4c"], check=False
-    ).returncode == 0 and shutil.which("cc") is not None
+    return (
+        shutil.which("pkg-config") is not None
+        and subprocess.run(["pkg-config", "--exists", "ccp4c"], check=False).returncode == 0
+        and shutil.which("cc") is not None
+    )
 
 
 def build_ccp4dump(outdir: Path) -> Path:
@@ -171,7 +178,9 @@ CCP4_DTYPES = {0: np.int8, 1: np.int16, 2: np.float32, 4: np.complex64, 6: np.in
 
 
 def _run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(command, capture_output=True, timeout=SUBPROCESS_GUARD_S, check=False, **kwargs)
+    return subprocess.run(
+        command, capture_output=True, timeout=SUBPROCESS_GUARD_S, check=False, **kwargs
+    )
 
 
 def _exit_text(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -251,5 +260,7 @@ def versions() -> dict[str, str]:
                            ("libtiff-tools (Debian)", "libtiff-tools")):  # fmt: skip
         proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package],
                               capture_output=True, text=True, check=False)  # fmt: skip
-        found[label] = proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "missing"
+        found[label] = (
+            proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "missing"
+        )
     return found

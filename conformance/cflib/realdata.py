@@ -25,7 +25,9 @@ def has_real_files(folder: Path) -> bool:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MRCZIO_CONFORMANCE_CACHE", Path.home() / ".cache" / "mrczio-conformance"))
+    return Path(
+        os.environ.get("MRCZIO_CONFORMANCE_CACHE", Path.home() / ".cache" / "mrczio-conformance")
+    )
 
 
 def fetch_real_files(target: Path) -> Path:

@@ -53,13 +53,25 @@ def _data() -> dict[str, np.ndarray]:
 #: name -> (array key, writeMRC keyword arguments, is a list of frames)
 FIXTURES: dict[str, tuple[str, dict, str]] = {
     "v057_lz4hc_f32.mrcz": ("f32", {"compressor": "lz4hc"}, "array"),
-    "v057_zstd_f32_meta.mrcz": ("f32", {"compressor": "zstd", "voltage": 300.0, "C3": 2.7,
-                                        "meta": {"foo": "bar", "n": 3, "arr": [0, 1, 2]}}, "array"),
+    "v057_zstd_f32_meta.mrcz": (
+        "f32",
+        {
+            "compressor": "zstd",
+            "voltage": 300.0,
+            "C3": 2.7,
+            "meta": {"foo": "bar", "n": 3, "arr": [0, 1, 2]},
+        },
+        "array",
+    ),
     "v057_zlib_i16.mrcz": ("i16", {"compressor": "zlib"}, "array"),
     "v057_blosclz_u16.mrcz": ("u16", {"compressor": "blosclz"}, "array"),
     "v057_lz4_i8.mrcz": ("i8", {"compressor": "lz4"}, "array"),
     "v057_zstd_c64.mrcz": ("c64", {"compressor": "zstd"}, "array"),
-    "v057_be_zstd_f32.mrcz": ("f32", {"compressor": "zstd", "endian": "be", "voltage": 200.0}, "array"),
+    "v057_be_zstd_f32.mrcz": (
+        "f32",
+        {"compressor": "zstd", "endian": "be", "voltage": 200.0},
+        "array",
+    ),
     "v057_be_raw_i16.mrc": ("i16", {"endian": "be"}, "array"),
     "v057_raw_f32_meta.mrc": ("f32", {"meta": {"detector": "K2", "dose": 1.25}}, "array"),
     "v057_list2d_zstd_u16.mrcz": ("u16", {"compressor": "zstd"}, "list2d"),
@@ -101,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     args.outdir.mkdir(parents=True, exist_ok=True)
     existing = [n for n in FIXTURES if (args.outdir / n).exists()]
     if existing and not args.force:
-        parser.error(f"fixtures exist ({', '.join(existing)}); they are golden, pass --force to replace")
+        parser.error(
+            f"fixtures exist ({', '.join(existing)}); they are golden, pass --force to replace"
+        )
     data = _data()
     expected_arrays: dict[str, np.ndarray] = {}
     readback: dict[str, dict] = {}
@@ -115,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         read_kwargs = {"endian": "be"} if kwargs.get("endian") == "be" else {}
         try:
             image, header = mrcz.readMRC(str(path), **read_kwargs)
-            shape = [list(np.shape(f)) for f in image] if isinstance(image, list) else list(image.shape)
+            shape = (
+                [list(np.shape(f)) for f in image] if isinstance(image, list) else list(image.shape)
+            )
             readback[name] = {"ok": True, "shape": shape, "header": _jsonable(header)}
-        except Exception as exc:  # recorded, e.g. 0.5.7 cannot read its own mixed-endian files
+        except Exception as exc:  # noqa: BLE001 - recorded, e.g. 0.5.7 cannot read its own BE files
             readback[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     np.savez(args.outdir / "legacy_expected.npz", **expected_arrays)
     meta = {
@@ -125,11 +141,21 @@ def main(argv: list[str] | None = None) -> int:
         "blosc": blosc.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
-        "writeMRC_calls": {n: {"array": k, "layout": lay, "kwargs": _jsonable(kw), "pixelsize": PIXELSIZE,
-                               "n_threads": 1} for n, (k, kw, lay) in FIXTURES.items()},
+        "writeMRC_calls": {
+            n: {
+                "array": k,
+                "layout": lay,
+                "kwargs": _jsonable(kw),
+                "pixelsize": PIXELSIZE,
+                "n_threads": 1,
+            }
+            for n, (k, kw, lay) in FIXTURES.items()
+        },
         "read_back_by_writer": readback,
     }
-    (args.outdir / "legacy_expected.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    (args.outdir / "legacy_expected.json").write_text(
+        json.dumps(meta, indent=1, sort_keys=True) + "\n"
+    )
     names = sorted([*FIXTURES, "legacy_expected.npz", "legacy_expected.json"])
     sums = [f"{hashlib.sha256((args.outdir / n).read_bytes()).hexdigest()}  {n}" for n in names]
     (args.outdir / "SHA256SUMS").write_text("\n".join(sums) + "\n")
