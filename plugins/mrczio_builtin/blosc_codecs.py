@@ -145,6 +145,7 @@ class _GlobalSettingsGate:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._current: tuple[int, int] | None = None
+        self._saved_threads = 1
         self._active = 0
 
     @contextmanager
@@ -153,7 +154,9 @@ class _GlobalSettingsGate:
         with self._condition:
             self._condition.wait_for(lambda: self._active == 0 or self._current == wanted)
             if self._current != wanted:
-                blosc.set_nthreads(threads)
+                previous = blosc.set_nthreads(threads)
+                if self._current is None:
+                    self._saved_threads = previous
                 blosc.set_blocksize(blocksize)
                 self._current = wanted
             self._active += 1
@@ -162,8 +165,9 @@ class _GlobalSettingsGate:
         finally:
             with self._condition:
                 self._active -= 1
-                if self._active == 0:
-                    blosc.set_blocksize(0)  # do not leak our block size to other python-blosc users
+                if self._active == 0:  # leave python-blosc as other users set it
+                    blosc.set_blocksize(0)
+                    blosc.set_nthreads(self._saved_threads)
                     self._current = None
                 self._condition.notify_all()
 

@@ -8,6 +8,7 @@ decoding it straight into the output array.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections import deque
@@ -165,6 +166,18 @@ class MrczReader(MrcLayoutReader):
             for future in pending:  # after a failure: let no helper write into out later
                 future.cancel()
             wait(pending)
+
+    def _empty(self, count: int) -> np.ndarray:
+        """A new output array with its pages already mapped.
+
+        Helper threads that fault in fresh pages of one array at the same time run at
+        half speed or worse (measured: 650 vs 1250 MB/s for 30 K2 frames); touching one
+        byte per page here, on one thread, costs ~0.1 s per GB.
+        """
+        out = super()._empty(count)
+        if count > 1:
+            out.reshape(-1).view(np.uint8)[:: mmap.PAGESIZE] = 0
+        return out
 
     def _read_and_decode(self, k: int, out: np.ndarray) -> None:
         self._buffers.blosc_threads = 1
