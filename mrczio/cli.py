@@ -149,7 +149,7 @@ def describe(path: str) -> dict[str, Any]:
         if chunk_info is not None and len(reader):
             info["first_chunk"] = chunk_info(0)
             raw = len(reader) * int(np.prod(reader.frame_shape)) * reader.dtype.itemsize
-            info["compression_ratio"] = raw / max(sum(c for _, c in reader._chunks), 1)  # noqa: SLF001
+            info["compression_ratio"] = raw / max(sum(c for _, c in reader.chunk_spans()), 1)  # type: ignore[attr-defined]
     return info
 
 

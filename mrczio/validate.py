@@ -112,7 +112,7 @@ def _size_findings(reader: Any) -> list[Finding]:
         if actual != expected:
             return [Finding("size", "error", f"data region is {actual - layout.data_offset} bytes, header implies {expected - layout.data_offset}")]
         return []
-    chunks = reader._chunks  # noqa: SLF001 - the MRCZ reader's walked chain
+    chunks = reader.chunk_spans()
     total = sum(length for _, length in chunks)
     declared = int(layout.header["packed_bytes"])
     found = []

@@ -29,15 +29,14 @@ from mrczio_builtin.mrc_writer import HeaderOptions, MrcFamilyWriter, compressio
 MAX_KEPT_TRAILER = 1 << 20
 
 
-def _data_end(source: PositionalFile, layout: Any, compressed: bool) -> tuple[int, int]:
+def _data_end(registry: Registry, layout: Any, compressed: bool) -> tuple[int, int]:
     """(frames, byte offset after the last frame) of an existing file."""
     if not compressed:
         return layout.nz, layout.data_offset + layout.nz * layout.section_nbytes
     from mrczio_builtin.mrcz import MrczReader  # the chunk walk lives with the reader
 
-    reader = MrczReader.__new__(MrczReader)
-    reader._file = source
-    chunks = reader._walk_chunks(layout, permissive=False)
+    with MrczReader(layout.path, registry) as reader:
+        chunks = reader.chunk_spans()
     end = chunks[-1][0] + chunks[-1][1] if chunks else layout.data_offset
     return len(chunks), end
 
@@ -57,7 +56,7 @@ class MrcAppender(MrcFamilyWriter):
         try:
             layout = read_layout(source, registry, permissive=False)
             compressed = layout.compressor_id > 0
-            base_frames, data_end = _data_end(source, layout, compressed)
+            base_frames, data_end = _data_end(registry, layout, compressed)
             self._trailer = b""
             if layout.metadata_location != "footer" and source.size - data_end > 0:
                 if source.size - data_end > MAX_KEPT_TRAILER:
@@ -74,11 +73,12 @@ class MrcAppender(MrcFamilyWriter):
         self.dtype = layout.dtype
         self._layout = layout
         self._base_frames = base
-        self._mode = layout.mode
-        self._opts = HeaderOptions(byteorder=layout.byteorder)
-        self._codec, self._settings = self._codec_settings(registry, layout, options)
-        self._stats = _header_stats(layout.header, base * layout.nx * layout.ny)
-        self._packed_bytes = int(layout.header["packed_bytes"]) if self._codec else 0
+        codec, settings = self._codec_settings(registry, layout, options)
+        self._setup_encoding(
+            codec, settings, mode=layout.mode, opts=HeaderOptions(byteorder=layout.byteorder),
+            stats=_header_stats(layout.header, base * layout.nx * layout.ny), clip=False,
+            packed_bytes=int(layout.header["packed_bytes"]) if codec else 0,
+        )  # fmt: skip
         self._footer = b""
         if layout.metadata_location == "footer":
             from mrczio_builtin.mrc_layout import footer_bytes

@@ -109,14 +109,6 @@ def pick_mode(
 class MrcFamilyWriter(StackWriter):
     """Writes plain MRC (``codec is None``) or MRCZ (one chunk per frame)."""
 
-    _tuned: CompressionSettings | None = None
-    _pool: ThreadPoolExecutor | None = None
-    _pending: deque[Future[tuple[bytes, RunningStats | None]]] | None = None  # created on first use (subclasses skip __init__)
-    _workers = 1
-
-    _clip = False  # class defaults too, for subclasses (the appender) that skip __init__
-    clipped_pixels = 0
-
     def __init__(
         self,
         request: WriteRequest,
@@ -128,15 +120,14 @@ class MrcFamilyWriter(StackWriter):
         self.frame_shape = request.frame_shape
         self.dtype = np.dtype(request.dtype).newbyteorder("=")
         self._request = request
-        self._codec = codec
-        self._settings = settings
-        self._opts = HeaderOptions.from_options(request.options)
-        self._mode = pick_mode(registry, self.dtype, self.path, request.options)
-        self._clip = bool(request.options.get("clip", False))
-        self.clipped_pixels = 0
-        self._stats = RunningStats() if request.options.get("compute_stats", True) else None
+        self._setup_encoding(
+            codec, settings,
+            mode=pick_mode(registry, self.dtype, self.path, request.options),
+            opts=HeaderOptions.from_options(request.options),
+            stats=RunningStats() if request.options.get("compute_stats", True) else None,
+            clip=bool(request.options.get("clip", False)),
+        )  # fmt: skip
         self._serializer, self._extended, self._footer = self._place_metadata(registry, request)
-        self._packed_bytes = 0
         self._file = AtomicFile(
             self.path,
             overwrite=bool(request.options.get("overwrite", False)),
@@ -145,6 +136,31 @@ class MrcFamilyWriter(StackWriter):
         self._sink = self._file.file
         self._sink.write(bytes(mrc.HEADER_SIZE))
         self._sink.write(self._extended)
+
+    def _setup_encoding(
+        self,
+        codec: FrameCodec | None,
+        settings: CompressionSettings | None,
+        *,
+        mode: PixelMode,
+        opts: HeaderOptions,
+        stats: RunningStats | None,
+        clip: bool,
+        packed_bytes: int = 0,
+    ) -> None:
+        """State shared by new files and appends: how frames become stored bytes."""
+        self._codec = codec
+        self._settings = settings
+        self._mode = mode
+        self._opts = opts
+        self._stats = stats
+        self._clip = clip
+        self.clipped_pixels = 0
+        self._packed_bytes = packed_bytes
+        self._tuned: CompressionSettings | None = None  # resolved on the first frame
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[tuple[bytes, RunningStats | None]]] | None = None
+        self._workers = 1
 
     # -- metadata placement -------------------------------------------------------
 

@@ -99,6 +99,10 @@ class MrczReader(MrcLayoutReader):
             )
         return codec
 
+    def chunk_spans(self) -> list[tuple[int, int]]:
+        """(offset, length) of every frame's chunk, in frame order."""
+        return list(self._chunks)
+
     def chunk_info(self, k: int) -> dict[str, Any]:
         """Offset, length and self-description of frame k's chunk."""
         offset, length = self._chunks[self._check_index(k)]
