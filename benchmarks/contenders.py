@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 import mrczio
-
 from benchmarks.timing import fsync_path
 
 Writer = Callable[[str, np.ndarray], None]

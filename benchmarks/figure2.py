@@ -9,11 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 
 import mrczio
-from mrczio.contracts import CompressionSettings
-
 from benchmarks.data import entropy_bytes, poisson_stack
 from benchmarks.report import Table
 from benchmarks.timing import median
+from mrczio.contracts import CompressionSettings
 
 CODECS = ("zstd", "lz4", "lz4hc", "zlib", "blosclz")
 #: python-mrcz 0.6.0's settings for a K2 frame on 2 threads: bit-shuffle, 64 KiB blocks.

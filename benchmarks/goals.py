@@ -11,7 +11,6 @@ from collections.abc import Callable
 import numpy as np
 
 import mrczio
-
 from benchmarks.contenders import _mrcz_read, _mrcz_writer
 from benchmarks.data import entropy_bytes, poisson_stack
 from benchmarks.figure2 import encode

@@ -12,9 +12,9 @@ import resource
 import sys
 import tracemalloc
 
-import mrczio
 import mrczio_builtin.blosc_codecs  # noqa: F401 - load plugins before the baseline
 
+import mrczio
 from benchmarks.data import poisson_frames
 
 

@@ -130,8 +130,10 @@ def render(results: dict[str, Any], command: str) -> str:
     info = results["machine"]
     lines = [
         f"Run: `{command}` ({results['config']['name']} mode, {results['seconds'] / 60:.1f} min).",
-        f"Machine: {info['cpu']}, {info['cpus']} CPUs, {info['memory_gib']} GiB, {info['platform']}; "
-        f"load average at the end {', '.join(f'{x:.1f}' for x in info['load_average'])}.",
+        (
+            f"Machine: {info['cpu']}, {info['cpus']} CPUs, {info['memory_gib']} GiB, {info['platform']}; "
+            f"load average at the end {', '.join(f'{x:.1f}' for x in info['load_average'])}."
+        ),
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".",
         "",
     ]

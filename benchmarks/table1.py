@@ -35,17 +35,13 @@ def run_table1(
             data = stack[:slow_frames] if contender.slow else stack
             scale = len(stack) / len(data)
             path = os.path.join(directory, "table1" + contender.extension)
-            remove(path)
+            write, warm, cold, size, identical = _measure_once(contender, data, path)
             times = samples[contender.name]
-            times["write"].append(scale * seconds(lambda: contender.write(path, data)))
-            times["warm"].append(scale * seconds(lambda: contender.read(path, data.shape)))
-            cold = evict(path)
-            result: list[np.ndarray] = []
-            elapsed = scale * seconds(lambda: result.append(contender.read(path, data.shape)))
-            if cold:
-                times["cold"].append(elapsed)
-            outcome[contender.name] = (round(scale * os.path.getsize(path)), _identical(result[0], data))
-            remove(path)
+            times["write"].append(scale * write)
+            times["warm"].append(scale * warm)
+            if cold is not None:
+                times["cold"].append(scale * cold)
+            outcome[contender.name] = (round(scale * size), identical)
     megabytes = stack.nbytes / 1e6
     for contender in contenders:
         if contender.missing:
@@ -66,6 +62,19 @@ def run_table1(
         "writes include fsync; 'cold' reads follow posix_fadvise(DONTNEED) of the file."
     )
     return table
+
+
+def _measure_once(contender: Contender, data: np.ndarray, path: str) -> tuple[float, float, float | None, int, bool]:
+    """(write s, warm read s, cold read s or None, file size, read back identical)."""
+    remove(path)
+    write = seconds(lambda: contender.write(path, data))
+    warm = seconds(lambda: contender.read(path, data.shape))
+    evicted = evict(path)
+    result: list[np.ndarray] = []
+    cold = seconds(lambda: result.append(contender.read(path, data.shape)))
+    size = os.path.getsize(path)
+    remove(path)
+    return write, warm, cold if evicted else None, size, _identical(result[0], data)
 
 
 def _identical(read: np.ndarray, stack: np.ndarray) -> bool:

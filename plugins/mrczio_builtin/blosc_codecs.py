@@ -36,14 +36,15 @@ BLOSC_ENVIRONMENT = (
 )  # fmt: skip
 
 #: Block size for byte-shuffled (or unshuffled) frames when ``blocksize=0``. Measured on
-#: K2-size frames (docs/benchmarks.md, "Block size"): 512 KiB..4 MiB blocks give the same
-#: ratio within 0.5 %, smaller blocks lose up to 10 % on 16-bit integrating frames.
+#: K2-size frames (docs/benchmarks.md, "Figure 2d"): 512 KiB..4 MiB blocks give the same
+#: ratio within 0.5 %; 256 KiB and smaller lose up to 15 % on 16-bit integrating frames.
 DEFAULT_BLOCKSIZE = 1 << 20
 
 #: Bytes of one bit plane in a bit-shuffled block when ``blocksize=0``: 128 KiB, the size
 #: of one zstd block, so every bit plane gets its own entropy tables. The block is
 #: therefore ``8 * itemsize * PLANE_BYTES`` (1 MiB for 8-bit counts, 2 MiB for 16-bit).
-#: On Poisson counts this is 3-7 % smaller than python-mrcz's 64 KiB blocks.
+#: On Poisson counts this is 0-7 % smaller than python-mrcz's 64 KiB blocks and within
+#: 2 % of the best block size at every dose from 0.1 to 4 (docs/benchmarks.md).
 PLANE_BYTES = 1 << 17
 
 #: Bytes of the sample that ``filter="auto"`` compresses with each shuffle to choose one.
@@ -181,7 +182,8 @@ def _blosc1_compress(
     """One blosc1 chunk made by python-blosc (GIL released, see :class:`_GlobalSettingsGate`)."""
     address = frame.__array_interface__["data"][0]
     with _without_blosc_environment(), _gate.use(threads, blocksize):
-        return blosc.compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
+        chunk: bytes = blosc.compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
+    return chunk
 
 
 class BloscCodec(FrameCodec):

@@ -24,13 +24,18 @@ import numpy as np
 
 import mrczio
 from mrczio import header as mrc
-from mrczio.contracts import CompressionSettings, FrameCodec, MetadataSerializer, PixelMode, WriteRequest
+from mrczio.contracts import (
+    CompressionSettings,
+    FrameCodec,
+    MetadataSerializer,
+    PixelMode,
+    WriteRequest,
+)
 from mrczio.errors import ConversionError, DataTypeError, MrczioWarning, OptionError
 from mrczio.fileio import AtomicFile
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
 from mrczio.writer import StackWriter
-
 from mrczio_builtin.mrc_layout import footer_bytes
 
 COMMON_OPTIONS = frozenset({

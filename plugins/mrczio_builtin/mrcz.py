@@ -12,8 +12,8 @@ import mmap
 import os
 import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,6 @@ from mrczio.hookspecs import hookimpl
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-
 from mrczio_builtin.blosc_codecs import decode_blosc_chunk
 from mrczio_builtin.mrc import MrcLayoutReader, claim_mrc_header
 from mrczio_builtin.mrc_layout import MrcLayout, complain, read_layout
@@ -131,7 +130,7 @@ class MrczReader(MrcLayoutReader):
         buffer: np.ndarray | None = getattr(self._buffers, "chunk", None)
         if buffer is None or buffer.size < length:
             buffer = self._buffers.chunk = np.empty(length, dtype=np.uint8)
-        view = memoryview(buffer)[:length]
+        view = buffer.data[:length]
         self._file.readinto_at(offset, view, what=f"chunk of frame {k}")
         return view
 
