@@ -21,7 +21,10 @@ COLUMNS = ["goal", "target", "measured", "met", "detail"]
 
 
 def _interleaved(actions: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
-    """Median seconds of each action, run round-robin so machine noise hits all alike."""
+    """Median seconds of each action, run round-robin so machine noise hits all alike,
+    after one untimed warm-up round (first calls pay for thread pools and fresh memory)."""
+    for action in actions.values():
+        action()
     samples: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(reps):
         for name, action in actions.items():
