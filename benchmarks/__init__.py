@@ -2,6 +2,6 @@
 the tools a user would pick instead, plus the project's performance goals.
 
 Run ``python -m benchmarks.run --quick`` (seconds, what CI runs) or ``--full`` (K2-size
-frames, tens of minutes); ``mrczio bench`` does the same from a source checkout. Not
+frames, about 10 minutes); ``mrczio bench`` does the same from a source checkout. Not
 installed with the wheel.
 """
