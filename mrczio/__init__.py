@@ -53,10 +53,10 @@ from mrczio.errors import (
     UnsupportedModeError,
 )
 from mrczio.hookspecs import hookimpl
+from mrczio.imageio_plugin import register_when_imported as _register_imageio_plugin
 from mrczio.reader import StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
-from mrczio.imageio_plugin import register_when_imported as _register_imageio_plugin
 
 _register_imageio_plugin()  # cheap: registers with imageio only once imageio is imported
 

@@ -1,3 +1,5 @@
-from mrczio.cli import main
 import sys
+
+from mrczio.cli import main
+
 sys.exit(main())

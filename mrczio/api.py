@@ -11,7 +11,7 @@ import numpy as np
 
 from mrczio import header as mrc
 from mrczio.contracts import FileFormat, WriteRequest
-from mrczio.errors import DataTypeError, MrczioError, OutputExistsError
+from mrczio.errors import DataTypeError, MrczioError
 from mrczio.reader import Index, StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
@@ -51,7 +51,7 @@ def writer_format(path: PathLike, format: str | None = None, registry: Registry 
     return reg.format(format) if format is not None else reg.format_for_extension(path)
 
 
-def open(  # noqa: A001 - mirrors mrcfile.open and builtins.open on purpose
+def open(
     path: PathLike,
     *,
     format: str | None = None,

@@ -6,7 +6,7 @@ import os
 import secrets
 import threading
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from mrczio.errors import OutputExistsError, TruncatedFileError
 
@@ -119,7 +119,7 @@ class AtomicFile:
             pass
         self._done = True
 
-    def __enter__(self) -> AtomicFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

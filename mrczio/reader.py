@@ -10,15 +10,12 @@ from __future__ import annotations
 import abc
 import operator
 from collections.abc import Iterator, Sequence
-from types import TracebackType
-from typing import Any, NamedTuple
+from types import EllipsisType, TracebackType
+from typing import Any, NamedTuple, Self, TypeAlias
 
 import numpy as np
 
 from mrczio.errors import FrameIndexError
-
-from types import EllipsisType
-from typing import TypeAlias
 
 Index: TypeAlias = int | slice | Sequence[int] | np.ndarray | EllipsisType | None
 
@@ -152,7 +149,7 @@ class StackReader(abc.ABC):
 
     # -- context manager --------------------------------------------------------------
 
-    def __enter__(self) -> StackReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

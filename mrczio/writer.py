@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class StackWriter(abc.ABC):
             self._closed = True
             self._discard()
 
-    def __enter__(self) -> StackWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

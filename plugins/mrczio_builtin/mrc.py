@@ -15,7 +15,6 @@ from mrczio.hookspecs import hookimpl
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-
 from mrczio_builtin.mrc_layout import MrcLayout, complain, read_layout
 from mrczio_builtin.mrc_writer import COMMON_OPTIONS, MrcFamilyWriter, check_options
 

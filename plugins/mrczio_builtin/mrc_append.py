@@ -16,13 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from mrczio import header as mrc
 from mrczio.contracts import CompressionSettings, FrameCodec
 from mrczio.errors import OptionError
 from mrczio.fileio import PositionalFile
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
-
 from mrczio_builtin.mrc_layout import read_layout
 from mrczio_builtin.mrc_writer import HeaderOptions, MrcFamilyWriter, compression_settings
 

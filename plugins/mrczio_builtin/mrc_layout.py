@@ -28,7 +28,6 @@ from mrczio.errors import FormatError, MetadataError, PermissiveReadWarning, Tru
 from mrczio.fileio import PositionalFile
 from mrczio.reader import VoxelSize
 from mrczio.registry import Registry
-
 from mrczio_builtin.mode4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
 
 FOOTER_MAGIC = b"MRCZMETA"
@@ -116,9 +115,8 @@ def _check_header_basics(path: str, header: np.ndarray, permissive: bool) -> Non
     if bytes(header["map"])[:3] != b"MAP" and not mrc.written_by_python_mrcz(header):
         # c-mrcz and some old writers omit MAP; sizes were already found plausible.
         complain(path, "map ID string 'MAP ' is missing at byte 208", permissive=True)
-    if int(header["nx"]) == 0 or int(header["ny"]) == 0:
-        if int(header["nz"]) != 0:
-            raise FormatError(path, f"frame size {int(header['nx'])}x{int(header['ny'])} is empty")
+    if (int(header["nx"]) == 0 or int(header["ny"]) == 0) and int(header["nz"]) != 0:
+        raise FormatError(path, f"frame size {int(header['nx'])}x{int(header['ny'])} is empty")
 
 
 def _read_metadata(
