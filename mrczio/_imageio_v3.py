@@ -5,7 +5,6 @@ See :mod:`mrczio.imageio_plugin` for registration and the index semantics.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,7 +53,7 @@ class MrczioPlugin(PluginV3):
                 )
             self._reader = mrczio.open(path, format=fmt.name)
         except MrczioError as exc:
-            raise InitializationError(f"mrczio cannot read {request.raw_uri}: {exc}") from exc
+            raise InitializationError(f"mrczio cannot read {request.raw_uri!r}: {exc}") from exc
 
     # -- reading ---------------------------------------------------------------------
 
@@ -180,4 +179,4 @@ class MrczioPlugin(PluginV3):
         super().close()
 
     def __repr__(self) -> str:
-        return f"<MrczioPlugin {os.fspath(self.request.raw_uri)!r}>"
+        return f"<MrczioPlugin {self.request.raw_uri!r}>"

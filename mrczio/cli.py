@@ -19,7 +19,7 @@ import numpy as np
 from mrczio import api
 from mrczio.errors import MrczioError
 from mrczio.progress import Progress
-from mrczio.registry import get_registry
+from mrczio.registry import NameTable, get_registry
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -192,14 +192,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     registry = get_registry()
-    tables = {
+    tables: dict[str, NameTable[Any]] = {
         "formats": registry.formats, "pixel modes": registry.modes, "codecs": registry.codecs,
         "serializers": registry.serializers, "filters": registry.filters,
     }  # fmt: skip
     if args.json:
         out = {kind: {str(e.key): e.plugin for e in table.entries()} for kind, table in tables.items()}
-        out["plugins"] = {r.name: f"{r.distribution} {r.version}" for r in registry.records}  # type: ignore[assignment]
-        out["failed"] = {f.name: f.error for f in registry.failures}  # type: ignore[assignment]
+        out["plugins"] = {r.name: f"{r.distribution} {r.version}" for r in registry.records}
+        out["failed"] = {f.name: f.error for f in registry.failures}
         json.dump(out, sys.stdout, indent=2)
         print()
         return EXIT_OK

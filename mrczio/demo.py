@@ -55,10 +55,11 @@ def run_demo(
 
 def format_rows(rows: list[DemoRow], raw_bytes: int) -> str:
     base = rows[0]
-    lines = [
+    heading = (
         f"{'file':<12}{'size MB':>10}{'ratio':>8}{'write MB/s':>12}{'read MB/s':>11}"
         f"{'vs MRC read':>13}{'1 Gbit/s s':>12}  same"
-    ]
+    )
+    lines = [heading]
     for row in rows:
         mb = raw_bytes / 1e6
         lines.append(

@@ -58,7 +58,8 @@ class MsgpackSerializer(MetadataSerializer):
 
     def dumps(self, metadata: Mapping[str, Any]) -> bytes:
         try:
-            return msgpack.packb(dict(metadata), default=_default, use_bin_type=True)
+            packed: bytes = msgpack.packb(dict(metadata), default=_default, use_bin_type=True)
+            return packed
         except (TypeError, ValueError, OverflowError) as exc:
             raise MetadataError(f"metadata cannot be written as msgpack: {exc}") from exc
 

@@ -94,10 +94,10 @@ class MrcReader(MrcLayoutReader):
         offset = layout.data_offset + start * layout.section_nbytes
         if layout.mode.packed:
             raw = np.empty((stop - start, layout.section_nbytes), dtype=np.uint8)
-            self._file.readinto_at(offset, memoryview(raw), what="packed sections")
+            self._file.readinto_at(offset, memoryview(raw.data), what="packed sections")
             out[...] = layout.mode.unpack(raw, layout.ny, layout.nx)
             return
-        self._file.readinto_at(offset, memoryview(out.reshape(-1).view(np.uint8)), what="sections")
+        self._file.readinto_at(offset, out.reshape(-1).view(np.uint8).data, what="sections")
         self._to_native(out)
 
     def close(self) -> None:

@@ -91,7 +91,8 @@ class MrcAppender(MrcFamilyWriter):
 
         with builtins.open(path, "rb") as handle:
             handle.seek(-FOOTER_TRAILER.size, os.SEEK_END)
-            return FOOTER_TRAILER.unpack(handle.read(FOOTER_TRAILER.size))[0]
+            exttyp: bytes = FOOTER_TRAILER.unpack(handle.read(FOOTER_TRAILER.size))[0]
+            return exttyp
 
     @staticmethod
     def _codec_settings(
@@ -151,4 +152,5 @@ class MrcAppender(MrcFamilyWriter):
             header["dmin"], header["dmax"], header["dmean"], header["rms"] = self._stats.header_values()
         else:
             header["dmin"], header["dmax"], header["dmean"], header["rms"] = 0.0, -1.0, -2.0, -1.0
-        return header
+        patched: np.ndarray = header
+        return patched

@@ -132,9 +132,9 @@ def _read_metadata(
     if footer is not None:
         serializer, payload, footer_start = footer
         return _decode(source.path, serializer, payload, permissive), "footer", footer_start
-    serializer = registry.serializer_for_exttyp(exttyp) if extended else None
-    if serializer is not None:
-        return _decode(source.path, serializer, extended, permissive), "extended", source.size
+    in_header = registry.serializer_for_exttyp(exttyp) if extended else None
+    if in_header is not None:
+        return _decode(source.path, in_header, extended, permissive), "extended", source.size
     return {}, None, source.size
 
 

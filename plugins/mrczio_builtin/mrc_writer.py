@@ -78,8 +78,13 @@ class HeaderOptions:
             voltage=float(options.get("voltage", 0.0) or 0.0),
             cs=float(options.get("cs", 0.0) or 0.0),
             gain=float(options.get("gain", 1.0) or 1.0),
-            origin=tuple(options.get("origin", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+            origin=_origin(options.get("origin", (0.0, 0.0, 0.0))),
         )
+
+
+def _origin(value: Any) -> tuple[float, float, float]:
+    x, y, z = (float(v) for v in value)
+    return (x, y, z)
 
 
 def check_options(format_name: str, options: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -104,11 +109,11 @@ def pick_mode(
         if not (mode.dtype == dtype or mode.accepts(dtype)):
             raise DataTypeError(f"{path}: MRC mode {int(code)} stores {mode.dtype}, not {dtype}")
         return mode
-    mode = registry.mode_for_dtype(dtype)
-    if mode is None:
+    default = registry.mode_for_dtype(dtype)
+    if default is None:
         hint = " (cast to float32 with dtype='float32')" if dtype == np.float64 else ""
         raise DataTypeError(f"{path}: no MRC mode stores {dtype} data{hint}")
-    return mode
+    return default
 
 
 class MrcFamilyWriter(StackWriter):
