@@ -42,8 +42,11 @@ def io_goals(table: Table, stack: np.ndarray, reps: int, directory: str) -> None
         "ours": lambda: mrczio.imwrite(ours, stack, fsync=True, overwrite=True),
         "theirs": lambda: (remove(theirs), write_theirs(theirs, stack)),
     }, reps)  # fmt: skip
-    with mrczio.open(ours) as reader:
-        chunks = [reader._read_chunk(k) for k in range(len(reader))]
+    with mrczio.open(ours) as reader, open(ours, "rb") as handle:
+        chunks = []
+        for offset, length in reader.chunk_spans():
+            handle.seek(offset)
+            chunks.append(handle.read(length))
     out = np.empty_like(stack)
 
     def bare() -> None:

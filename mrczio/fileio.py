@@ -71,15 +71,10 @@ class PositionalFile:
         return self._file.closed
 
 
-def check_output_path(path: str, overwrite: bool, inputs: tuple[str, ...] = ()) -> None:
-    """Refuse to replace an existing file (or one of ``inputs``) unless asked."""
-    if not os.path.lexists(path):
-        return
-    if not overwrite:
+def check_output_path(path: str, overwrite: bool) -> None:
+    """Refuse to replace an existing file unless asked (replacing is atomic, see AtomicFile)."""
+    if os.path.lexists(path) and not overwrite:
         raise OutputExistsError(f"{path}: output file exists; pass overwrite=True to replace it")
-    for source in inputs:
-        if os.path.exists(source) and os.path.samefile(source, path):
-            return  # replacing the input in place is allowed when asked; the rename is atomic
 
 
 class AtomicFile:

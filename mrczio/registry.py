@@ -251,10 +251,3 @@ def get_registry() -> Registry:
         if _default is None:
             _default = Registry.from_entry_points()
         return _default
-
-
-def reset_registry() -> None:
-    """Forget the process-wide registry so the next call rebuilds it."""
-    global _default
-    with _lock:
-        _default = None

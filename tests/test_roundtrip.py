@@ -92,6 +92,7 @@ def test_random_access_reads_only_requested_frames(tmp_path: Path, rng: np.rando
         assert len(decoded) == 1 + 1 + 3 + 3 + 2 + 1
         assert len(reader) == 12
         assert [f.sum() for f in reader] == [f.sum() for f in data]
+        assert [f.sum() for f in reader.iter_frames(9, 99)] == [f.sum() for f in data[9:]]
 
 
 def test_index_errors_are_index_and_value_errors(tmp_path: Path, counts: np.ndarray) -> None:

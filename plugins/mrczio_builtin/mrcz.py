@@ -120,10 +120,6 @@ class MrczReader(MrcLayoutReader):
 
     # -- decoding --------------------------------------------------------------------
 
-    def _read_chunk(self, k: int) -> bytes:
-        offset, length = self._chunks[k]
-        return self._file.read_at(offset, length, what=f"chunk of frame {k}")
-
     def _read_chunk_reusing(self, k: int) -> memoryview:
         """Frame k's chunk, read into this thread's reused buffer (no fresh allocation)."""
         offset, length = self._chunks[k]
