@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mrczio.corrections._parallel import for_each_block
+from mrczio.errors import CorrectionInputError
 
 
 def _frames_2d(a: np.ndarray) -> np.ndarray:
@@ -30,12 +31,12 @@ def blend(
     ``out`` (float32, same shape) is reused when given and may be ``stack`` itself.
     """
     if stack.ndim != 3:
-        raise ValueError(f"expected a (frames, ny, nx) stack, got shape {stack.shape}")
+        raise CorrectionInputError(f"expected a (frames, ny, nx) stack, got shape {stack.shape}")
     _n, ny, nx = stack.shape
     if out is None:
         out = np.empty(stack.shape, dtype=np.float32)
     elif out.shape != stack.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ValueError("out must be a C-contiguous float32 array of the stack's shape")
+        raise CorrectionInputError("out must be a C-contiguous float32 array of the stack's shape")
     src = np.ascontiguousarray(stack)
     src2, out2 = _frames_2d(src), _frames_2d(out)
     cand = np.asarray(candidates, dtype=np.intp)

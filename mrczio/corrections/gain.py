@@ -15,7 +15,9 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 from scipy.optimize import curve_fit, minimize_scalar
 
+from mrczio.corrections import checks
 from mrczio.corrections._parallel import for_each_block
+from mrczio.errors import CorrectionInputError, CorrectionWarning, NonFiniteInputError
 
 #: Eq. 11 parameters (a1, b1, a2, a3) for the Gatan K2, at zorro's precision.
 K2_GAMMA_PARAMS: tuple[float, float, float, float] = (
@@ -40,13 +42,13 @@ def gamma_curve(
     The rate is clamped to ``valid_range`` (warning when outside); pass ``None`` to
     evaluate the curve anywhere.
     """
-    d = float(dose_rate)
+    d = checks.positive(dose_rate, "dose_rate")
     if valid_range is not None:
         lo, hi = valid_range
         if not lo <= d <= hi:
             warnings.warn(
                 f"dose rate {d} outside the calibrated range {valid_range}; clamped",
-                RuntimeWarning,
+                CorrectionWarning,
                 stacklevel=2,
             )
             d = min(max(d, lo), hi)
@@ -54,12 +56,23 @@ def gamma_curve(
     return float(a1 * d**b1 + a2 * d + a3)
 
 
+def bad_gain_pixels(gain: np.ndarray) -> np.ndarray:
+    """Boolean image of gain pixels that are NaN, inf or <= 0 (always outliers)."""
+    g = np.asarray(gain)
+    if g.dtype.kind not in "biuf":
+        raise CorrectionInputError(f"gain reference has non-numeric dtype {g.dtype}")
+    with np.errstate(invalid="ignore"):
+        return np.asarray(~(np.isfinite(g) & (g > 0)))
+
+
 def normalize_gain(gain: np.ndarray) -> np.ndarray:
     """Float32 gain scaled to mean 1 over its finite positive pixels; others become 0."""
     g = np.asarray(gain, dtype=np.float64)
-    good = np.isfinite(g) & (g > 0)
+    if g.ndim != 2 or 0 in g.shape:
+        raise CorrectionInputError(f"gain reference must be a 2-D image, got shape {g.shape}")
+    good = ~bad_gain_pixels(g)
     if not good.any():
-        raise ValueError("gain reference has no finite positive pixel")
+        raise CorrectionInputError("gain reference has no finite positive pixel")
     out = np.zeros(g.shape, dtype=np.float32)
     out[good] = g[good] / g[good].mean()
     return out
@@ -85,33 +98,119 @@ def apply_gain(
 ) -> np.ndarray:
     """Eq. 8/9: float32 ``(stack - dark) * gain**gamma`` for a stack or a single image.
 
-    ``gain`` is normalised to mean 1 first unless ``normalize=False``; non-positive
-    gain pixels stay 0 in the output (a dead pixel for the outlier filter to fill).
+    ``gain`` is normalised to mean 1 first unless ``normalize=False``; gain pixels that
+    are NaN, inf or <= 0 become 0 in the output (:func:`bad_gain_pixels` lists them;
+    the outlier filter fills them when given that mask as ``forced``). NaN or inf in a
+    float stack or in ``dark`` raise :class:`~mrczio.errors.NonFiniteInputError`.
     """
-    data = stack[None] if stack.ndim == 2 else stack
-    factor = None
-    if gain is not None:
-        g = normalize_gain(gain) if normalize else np.asarray(gain, dtype=np.float32)
-        if g.shape != data.shape[1:]:
-            raise ValueError(f"gain shape {g.shape} does not match frames {data.shape[1:]}")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(g > 0, g.astype(np.float64) ** gamma, 0.0).astype(np.float32)
-    d = None if dark is None else np.asarray(dark, dtype=np.float32)
+    data = checks.as_frames(stack)
+    factor = gain_factor(gain, gamma, data.shape[1:], normalize=normalize)
+    d = _dark(dark, data.shape[1:])
     if out is None:
         out = np.empty(data.shape, dtype=np.float32)
     else:
         out = out[None] if out.ndim == 2 else out
+    finite = [True]
 
     def work(r0: int, r1: int) -> None:
         blk = out[:, r0:r1]
         np.copyto(blk, data[:, r0:r1], casting="unsafe")
+        if data.dtype.kind == "f" and not np.isfinite(blk).all():
+            finite[0] = False
         if d is not None:
             blk -= d if d.ndim == 0 else d[r0:r1]
         if factor is not None:
             blk *= factor[r0:r1]
 
     for_each_block(work, data.shape[1], block=32, threads=threads)
+    if not finite[0]:
+        checks.require_finite(data, "stack")
     return out[0] if stack.ndim == 2 else out
+
+
+def gain_factor(
+    gain: np.ndarray | None, gamma: float, shape: tuple[int, ...], *, normalize: bool = True
+) -> np.ndarray | None:
+    """The float32 per-pixel factor ``G**gamma`` (0 at bad gain pixels), or None."""
+    gamma = checks.number(gamma, "gamma")
+    if gain is None:
+        return None
+    g = normalize_gain(gain) if normalize else np.asarray(gain, dtype=np.float32)
+    checks.require_shape(g, tuple(shape), "gain reference")
+    bad = bad_gain_pixels(g)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        factor = np.where(bad, 0.0, np.abs(g).astype(np.float64) ** gamma)
+    if not np.isfinite(factor).all():
+        raise NonFiniteInputError(f"gain**gamma overflows for gamma={gamma}")
+    return np.asarray(factor, dtype=np.float32)
+
+
+def _dark(dark: np.ndarray | float | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    if dark is None:
+        return None
+    d = np.asarray(dark, dtype=np.float32)
+    if d.ndim:
+        checks.require_shape(d, tuple(shape), "dark reference")
+    checks.require_finite(d, "dark reference")
+    return d
+
+
+def orientation_check(total: np.ndarray, gain: np.ndarray, size: int = 3) -> dict[str, float]:
+    """How well the high-passed sum matches the flat ``1/G`` in each orientation.
+
+    A vendor gain is the reciprocal of a flat, so the raw time sum ``total`` of counts
+    correlates positively with ``1/G`` at the pixel level once both are divided by
+    their ``size`` x ``size`` local mean (removing the specimen and the smooth part of
+    the pattern, which may be symmetric). Returns the Pearson R for ``"as given"``
+    and the flipped/rotated variants (transposes only on square detectors).
+    """
+    g = normalize_gain(gain).astype(np.float64)
+    checks.require_shape(g, np.shape(total), "gain reference")
+    flat = np.where(g > 0, 1.0 / np.where(g > 0, g, 1.0), 1.0)
+    a = _highpass(np.asarray(total, dtype=np.float64), size)
+    variants = {
+        "as given": flat,
+        "flipped up-down": flat[::-1],
+        "flipped left-right": flat[:, ::-1],
+        "rotated 180": flat[::-1, ::-1],
+    }
+    if flat.shape[0] == flat.shape[1]:
+        variants["transposed"] = flat.T
+        variants["rotated 90"] = np.rot90(flat)
+        variants["rotated 270"] = np.rot90(flat, 3)
+        variants["anti-transposed"] = np.rot90(flat, 2).T
+    out = {}
+    norm_a = float(np.linalg.norm(a))
+    for name, f in variants.items():
+        b = _highpass(f, size)
+        den = norm_a * float(np.linalg.norm(b))
+        out[name] = float(a.ravel() @ b.ravel() / den) if den > 0 else 0.0
+    return out
+
+
+def _highpass(image: np.ndarray, size: int) -> np.ndarray:
+    local = uniform_filter(image, size=size, mode="mirror")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hp = np.where(local > 0, image / np.where(local > 0, local, 1.0) - 1.0, 0.0)
+    hp -= hp.mean()
+    return np.asarray(hp)
+
+
+def warn_if_misoriented(total: np.ndarray, gain: np.ndarray) -> dict[str, float]:
+    """Run :func:`orientation_check`; warn (:class:`~mrczio.errors.CorrectionWarning`)
+    when a flipped or transposed gain matches the data clearly better than the one
+    given. Returns the correlations."""
+    r = orientation_check(total, gain)
+    noise = 1.0 / float(np.sqrt(np.size(total)))
+    best = max(r, key=lambda k: r[k])
+    if best != "as given" and r[best] > 6 * noise and r[best] > r["as given"] + 6 * noise:
+        warnings.warn(
+            f"the gain reference matches the data better {best} (R={r[best]:.3f}) than as "
+            f"given (R={r['as given']:.3f}); check its orientation",
+            CorrectionWarning,
+            stacklevel=3,
+        )
+    return r
 
 
 def smoothed_cv(image: np.ndarray, size: int = 64, crop: int | None = None) -> float:
@@ -152,7 +251,9 @@ def fit_gamma(
     the result. The search is bounded to ``bounds``.
     """
     f = np.asarray(flat, dtype=np.float64)
+    checks.require_finite(f, "flat")
     g = normalize_gain(gain).astype(np.float64)
+    checks.require_shape(g, f.shape, "gain reference")
     logg = np.log(np.where(g > 0, g, 1.0))
 
     def cost(gamma: float) -> float:

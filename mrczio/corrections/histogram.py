@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 
+from mrczio.corrections import checks
 from mrczio.corrections._parallel import for_each_block
 
 Transform = Literal["none", "anscombe"]
@@ -38,10 +39,7 @@ def sum_dtype(dtype: np.dtype, n_frames: int) -> np.dtype:
 
 def time_sum(stack: np.ndarray, *, threads: int | None = None, block: int = 64) -> np.ndarray:
     """Sum a (frames, ny, nx) stack over time; integer input gives an integer sum."""
-    if stack.ndim == 2:
-        stack = stack[None]
-    if stack.ndim != 3:
-        raise ValueError(f"expected a (frames, ny, nx) stack, got shape {stack.shape}")
+    stack = checks.as_frames(stack)
     acc = sum_dtype(stack.dtype, stack.shape[0])
     out = np.empty(stack.shape[1:], dtype=acc)
 
@@ -85,6 +83,9 @@ def integer_counts(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(values, counts)`` of an integer image via ``bincount`` (negative values allowed)."""
     flat = total.ravel()
     low = int(flat.min()) if flat.size else 0
+    if flat.size and int(flat.max()) - low > 4 * flat.size + (1 << 20):
+        values, counts = np.unique(flat, return_counts=True)
+        return values.astype(np.float64), counts
     if low < 0:
         counts = np.bincount((flat - low).astype(np.intp))
     else:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from mrczio.errors import OptionError
+
 #: Paper Table 1 (Gatan K2), indexed by (|dy|, |dx|); the centre weight is 0.
 PAPER_TABLE: dict[tuple[int, int], float] = {
     (0, 0): 0.0,
@@ -58,19 +60,22 @@ def psf_kernel(psf: str | Any = "paper") -> np.ndarray:
             "uniform": _uniform_kernel,
         }
         if psf not in builders:
-            raise ValueError(f"unknown psf {psf!r}; expected one of {KERNEL_NAMES} or an array")
+            raise OptionError(f"unknown psf {psf!r}; expected one of {KERNEL_NAMES} or an array")
         kernel = builders[psf]()
     else:
-        kernel = np.array(psf, dtype=np.float64, copy=True)
+        try:
+            kernel = np.array(psf, dtype=np.float64, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"psf {psf!r} is neither a kernel name nor an array") from exc
     if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1] or kernel.shape[0] % 2 != 1:
-        raise ValueError(f"a psf kernel must be an odd square array, got shape {kernel.shape}")
+        raise OptionError(f"a psf kernel must be an odd square array, got shape {kernel.shape}")
     if np.any(kernel < 0) or not np.all(np.isfinite(kernel)):
-        raise ValueError("psf kernel weights must be finite and non-negative")
+        raise OptionError("psf kernel weights must be finite and non-negative")
     c = kernel.shape[0] // 2
     kernel[c, c] = 0.0
     total = kernel.sum()
     if total <= 0:
-        raise ValueError("psf kernel has no positive off-centre weight")
+        raise OptionError("psf kernel has no positive off-centre weight")
     return np.asarray(kernel / total)
 
 

@@ -19,13 +19,15 @@ from typing import Literal
 
 import numpy as np
 
+from mrczio.corrections import checks
+from mrczio.errors import CorrectionInputError, OptionError
+
 KomaMode = Literal["multiply", "subtract"]
 
 
 def koma_window(i: int, n: int, radius: int) -> tuple[int, int]:
     """``(start, stop)`` of the (2a+1)-stack window used for stack ``i`` of ``n``."""
-    if radius < 1:
-        raise ValueError("KOMA radius must be at least 1")
+    radius = checks.whole(radius, "KOMA radius", 1)
     if n <= 2 * radius + 1:
         return 0, n
     start = min(max(i - radius, 0), n - 1 - 2 * radius)
@@ -37,7 +39,7 @@ def koma_reference_bruteforce(means: Sequence[np.ndarray], i: int, radius: int) 
     start, stop = koma_window(i, len(means), radius)
     others = [np.asarray(means[j], dtype=np.float64) for j in range(start, stop) if j != i]
     if not others:
-        raise ValueError("KOMA needs at least two stacks")
+        raise CorrectionInputError("KOMA needs at least two stacks")
     return np.asarray(np.mean(others, axis=0))
 
 
@@ -45,13 +47,14 @@ class KomaStream:
     """Streaming KOMA references: :meth:`push` mean images in acquisition order, then
     :meth:`flush`. Each returns the ``(index, reference)`` pairs that became ready.
 
-    Holds at most 2a+1 mean images plus the running window sum (float64).
+    Holds at most 2a+1 mean images plus the running window sum (float64). A mean
+    image with NaN or inf is refused (:class:`~mrczio.errors.NonFiniteInputError`)
+    before it touches the running sum, so one bad stack cannot poison every later one;
+    mean images of another shape raise :class:`~mrczio.errors.CorrectionInputError`.
     """
 
     def __init__(self, radius: int) -> None:
-        if radius < 1:
-            raise ValueError("KOMA radius must be at least 1")
-        self.radius = radius
+        self.radius = checks.whole(radius, "KOMA radius", 1)
         self.size = 2 * radius + 1
         self._buf: deque[tuple[int, np.ndarray]] = deque()
         self._sum: np.ndarray | None = None
@@ -72,6 +75,14 @@ class KomaStream:
     def push(self, mean: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """Add the next stack's mean image; returns references now complete."""
         m = np.asarray(mean, dtype=np.float64)
+        if m.ndim != 2 or 0 in m.shape:
+            raise CorrectionInputError(f"KOMA mean image {self._pushed} has shape {m.shape}")
+        if self._buf and m.shape != self._buf[0][1].shape:
+            raise CorrectionInputError(
+                f"KOMA mean image {self._pushed} has shape {m.shape}, "
+                f"earlier stacks {self._buf[0][1].shape}"
+            )
+        checks.require_finite(m, f"KOMA mean image of stack {self._pushed}")
         j = self._pushed
         self._pushed += 1
         ready: list[tuple[int, np.ndarray]] = []
@@ -94,7 +105,7 @@ class KomaStream:
     def flush(self) -> list[tuple[int, np.ndarray]]:
         """References for the stacks still pending at the end of the series."""
         if self._pushed - self._emitted and len(self._buf) < 2:
-            raise ValueError("KOMA needs at least two stacks")
+            raise CorrectionInputError("KOMA needs at least two stacks")
         ready = [self._ko(i) for i in range(self._emitted, self._pushed)]
         self._emitted = self._pushed
         return ready
@@ -117,25 +128,31 @@ def apply_reference(
     ``subtract``: frame - (KO - <KO>) * s, with s = <stack frame mean> / <KO> so the
     pattern is scaled to this stack's dose and the mean count is kept.
     """
-    data = np.asarray(stack, dtype=np.float32)
+    if mode not in ("multiply", "subtract"):
+        raise OptionError(f"unknown KOMA mode {mode!r}; expected 'multiply' or 'subtract'")
+    data = checks.as_frames(stack).astype(np.float32, copy=False)
+    data = data[0] if np.ndim(stack) == 2 else data
     ref = np.asarray(reference, dtype=np.float64)
+    checks.require_shape(ref, data.shape[-2:], "KOMA reference")
+    checks.require_finite(ref, "KOMA reference")
+    checks.require_finite(data, "stack")
     ref_mean = float(ref.mean())
     if ref_mean <= 0:
-        raise ValueError("KOMA reference has non-positive mean")
+        raise CorrectionInputError(f"KOMA reference has non-positive mean {ref_mean}")
     if mode == "multiply":
         with np.errstate(divide="ignore"):
             factor = np.where(ref > 0, ref_mean / ref, 1.0).astype(np.float32)
         return data * factor
-    if mode == "subtract":
-        scale = float(data.mean(dtype=np.float64)) / ref_mean
-        return data - ((ref - ref_mean) * scale).astype(np.float32)
-    raise ValueError(f"unknown KOMA mode {mode!r}; expected 'multiply' or 'subtract'")
+    scale = float(data.mean(dtype=np.float64)) / ref_mean
+    return data - ((ref - ref_mean) * scale).astype(np.float32)
 
 
 def stack_mean(stack: np.ndarray) -> np.ndarray:
     """The per-frame mean image of a stack (float64), the unit KOMA averages."""
-    data = stack[None] if stack.ndim == 2 else stack
-    return np.asarray(data.mean(axis=0, dtype=np.float64))
+    data = checks.as_frames(stack)
+    mean = np.asarray(data.mean(axis=0, dtype=np.float64))
+    checks.require_finite(mean, "stack")
+    return mean
 
 
 def correct_series(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mrczio.corrections.koma import KomaMode, apply_reference, koma_window
+from mrczio.errors import CorrectionInputError, OptionError
 
 
 def _select(frames: np.ndarray, mask: np.ndarray | None, crop: int) -> np.ndarray:
@@ -57,7 +58,7 @@ def mean_pair_r(stack: np.ndarray, mask: np.ndarray | None = None, crop: int = 0
     """Mean Pearson R over all pairs i != j of frames, in O(n*P)."""
     s, sq, n = _unit_sum(stack, mask, crop)
     if n < 2:
-        raise ValueError("need at least two frames")
+        raise CorrectionInputError("need at least two frames")
     return float((s @ s - sq) / (n * (n - 1)))
 
 
@@ -89,7 +90,7 @@ def separated_pair_r(
         total -= 2 * near
         pairs -= 2 * (n - d)
     if pairs <= 0:
-        raise ValueError("no frame pairs that far apart")
+        raise OptionError(f"no frame pairs at least min_separation={min_separation} apart")
     return float(total / pairs)
 
 
@@ -97,7 +98,7 @@ def adjacent_pair_r(stack: np.ndarray, mask: np.ndarray | None = None, crop: int
     """Mean R over the n-1 adjacent frame pairs."""
     z = unit_frames(stack, mask, crop)
     if z.shape[0] < 2:
-        raise ValueError("need at least two frames")
+        raise CorrectionInputError("need at least two frames")
     return float(np.einsum("ij,ij->", z[:-1], z[1:]) / (z.shape[0] - 1))
 
 
@@ -126,7 +127,7 @@ def split_reference_cross_r(
     start, stop = koma_window(i, len(stacks), radius)
     others = [j for j in range(start, stop) if j != i]
     if not others:
-        raise ValueError("need at least two stacks")
+        raise CorrectionInputError("need at least two stacks")
     half = [stacks[j].shape[0] // 2 for j in others]
     ref_a = np.mean(
         [stacks[j][:h].mean(axis=0, dtype=np.float64) for j, h in zip(others, half)], axis=0

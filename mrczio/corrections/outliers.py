@@ -4,22 +4,31 @@
 indices, logistic weights, fill values, thresholds and counts); :meth:`OutlierResult.apply`
 blends it into a float32 stack. :func:`suppress_outliers` does both.
 
-Two modes share the code. ``paper`` follows the paper and zorro: unit bins over
-mean +- 8 sqrt(mean), CDF normalised in range, sigma bounded to [0.7, 1.3] sqrt(mean),
-fallback thresholds (-4, 3.25). ``default`` fixes what breaks on specimen and low-dose
-data: a robust (IQR) sigma sets the histogram range and fit start, the CDF is normalised
-by all pixels (mid-p for integer sums), integer count sums are Anscombe-transformed
-when their mean is low, sigma is bounded to [0.5, 2] sigma_robust, and the thresholds
-are never closer to 0 than a floor set by the tolerated null flag rate ``false_rate``.
+Two modes share the code. ``paper`` follows the paper and zorro: the CDF of the sum
+image itself, unit bins over mean +- 8 sqrt(mean), CDF normalised in range, sigma
+bounded to [0.7, 1.3] sqrt(mean), fallback thresholds (-4, 3.25). ``default`` fits the
+same model to a specimen-free local residual (:mod:`~mrczio.corrections.residual`:
+each sum against its neighbours' clipped mean, Anscombe-stabilised in count space), so
+specimen contrast and gain structure do not widen sigma; a robust (IQR) sigma sets the
+histogram range and fit start, the CDF is normalised by all pixels, sigma is bounded
+to [0.5, 2] sigma_robust, and the thresholds are never closer to 0 than a floor set by
+the tolerated null flag rate ``false_rate``. ``residual="global"`` gives the previous
+default (the sum image itself, Anscombe for low-dose integer sums) for comparison.
+
+Pixels listed in ``forced`` (e.g. gain pixels that are NaN, inf or <= 0) are always
+hard outliers and are filled. Non-finite sums are refused
+(:class:`~mrczio.errors.NonFiniteInputError`), as are empty stacks; integer sums with a
+huge value range are histogrammed by sorting, so memory follows the pixel count.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from mrczio.corrections import checks
 from mrczio.corrections import histogram as hist
 from mrczio.corrections.blend import blend
 from mrczio.corrections.fill import fill_values
@@ -32,8 +41,10 @@ from mrczio.corrections.thresholds import (
     tail_thresholds,
     weight_cut_levels,
 )
+from mrczio.errors import CorrectionInputError, OptionError
 
 Mode = Literal["default", "paper"]
+Residual = Literal["local", "global"]
 
 #: Below this mean time-sum, integer sums are Anscombe-transformed in ``transform="auto"``.
 ANSCOMBE_BELOW = 100.0
@@ -56,16 +67,61 @@ class OutlierSettings:
     psf: Any = "paper"
     radius: int = 2
     min_good: int = 3
+    residual: Residual = "local"
+    count_scale: float | None = None
+    global_net: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse values that make no sense (OptionError names the parameter)."""
+        if self.mode not in ("default", "paper"):
+            raise OptionError(f"unknown outlier mode {self.mode!r}; expected 'default' or 'paper'")
+        if self.residual not in ("local", "global"):
+            raise OptionError(f"residual={self.residual!r}; expected 'local' or 'global'")
+        if self.transform not in ("auto", "none", "anscombe"):
+            raise OptionError(f"transform={self.transform!r}; expected auto, none or anscombe")
+        checks.positive(self.k, "k")
+        if not 0.0 < checks.number(self.rho, "rho") <= 1.0:
+            raise OptionError(f"parameter rho={self.rho!r} must be in (0, 1]")
+        checks.positive(self.lim, "lim")
+        checks.positive(self.max_sigma, "max_sigma")
+        checks.in_range(self.eps, "eps", 0.0, 0.5)
+        checks.whole(self.radius, "radius", 1)
+        checks.whole(self.min_good, "min_good", 1)
+        if self.false_rate is not None:
+            checks.in_range(self.false_rate, "false_rate", 0.0, 1.0)
+        if self.count_scale is not None:
+            checks.positive(self.count_scale, "count_scale")
+        self._check_pairs()
+
+    def _check_pairs(self) -> None:
+        try:
+            dark, hot = (checks.number(v, "fallback") for v in self.fallback)
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"fallback={self.fallback!r} must be two numbers") from exc
+        if not dark < 0 < hot:
+            raise OptionError(f"fallback={self.fallback!r} must be (negative, positive)")
+        if self.sigma_bounds is not None:
+            try:
+                lo, hi = (checks.positive(v, "sigma_bounds") for v in self.sigma_bounds)
+            except (TypeError, ValueError) as exc:
+                raise OptionError(
+                    f"sigma_bounds={self.sigma_bounds!r} must be two numbers"
+                ) from exc
+            if lo >= hi:
+                raise OptionError(f"sigma_bounds={self.sigma_bounds!r} must be (low, high)")
 
     @classmethod
     def for_mode(cls, mode: Mode = "default", **overrides: Any) -> OutlierSettings:
         """Settings for ``mode`` with the mode's own defaults, then ``overrides``."""
         if mode == "paper":
-            base = cls(mode="paper", transform="none", false_rate=None)
+            base = cls(mode="paper", transform="none", false_rate=None, residual="global")
         elif mode == "default":
             base = cls()
         else:
-            raise ValueError(f"unknown outlier mode {mode!r}; expected 'default' or 'paper'")
+            raise OptionError(f"unknown outlier mode {mode!r}; expected 'default' or 'paper'")
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise OptionError(f"unknown outlier parameter(s) {sorted(unknown)}")
         return replace(base, **overrides)
 
 
@@ -110,7 +166,7 @@ class OutlierResult:
         squeeze = stack.ndim == 2
         data = stack[None] if squeeze else stack
         if data.shape[1:] != self.shape:
-            raise ValueError(f"stack frames {data.shape[1:]} do not match {self.shape}")
+            raise CorrectionInputError(f"stack frames {data.shape[1:]} do not match {self.shape}")
         res = blend(data, self.candidates, self.weights, self.fill, out=out, threads=threads)
         return res[0] if squeeze else res
 
@@ -141,6 +197,15 @@ def _floor(settings: OutlierSettings) -> float:
     return float(ndtri(1.0 - settings.false_rate / 2.0) / settings.rho)
 
 
+def _source(fitted: float | None, floor: float, fallback: float, *, dark: bool) -> str:
+    """Which rule set a threshold: "fit" (tail lines), "fallback" or "floor"."""
+    value = fallback if fitted is None else fitted
+    beyond = value > floor if dark else value < floor
+    if beyond:
+        return "floor"
+    return "fallback" if fitted is None else "fit"
+
+
 def _thresholds(
     settings: OutlierSettings, points: hist.CdfPoints
 ) -> tuple[NormalFit, dict[str, Any]]:
@@ -151,12 +216,14 @@ def _thresholds(
     anchor = (False, True) if settings.mode == "paper" else (True, True)
     t_dark, t_hot = tail_thresholds(s, r, settings.lim, include_anchor=anchor)
     floor = _floor(settings)
-    info = {
+    info: dict[str, Any] = {
         "dark_fallback": t_dark is None,
         "hot_fallback": t_hot is None,
         "t_dark_fit": t_dark,
         "t_hot_fit": t_hot,
     }
+    info["t_dark_source"] = _source(t_dark, -floor, settings.fallback[0], dark=True)
+    info["t_hot_source"] = _source(t_hot, floor, settings.fallback[1], dark=False)
     t_dark = settings.fallback[0] if t_dark is None else t_dark
     t_hot = settings.fallback[1] if t_hot is None else t_hot
     info["t_dark"] = float(min(t_dark, -floor))
@@ -165,36 +232,46 @@ def _thresholds(
     return fit, info
 
 
-def _sigma_image_weights(
-    total: np.ndarray,
-    transform: hist.Transform,
-    fit: NormalFit,
-    settings: OutlierSettings,
-    td: float,
-    th: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidates, their weights and sigma values, via a LUT for integer sums."""
+#: Integer sums are histogrammed with ``bincount`` and looked up in a table only while
+#: their value range stays below this plus four times the pixel count; wider ranges
+#: (one stray 4e9 in a uint32 stack) take the float path, whose memory follows pixels.
+LUT_SPAN = 1 << 20
+
+
+def _lut_ok(total: np.ndarray) -> bool:
+    if total.dtype.kind not in "iu":
+        return False
+    return int(total.max()) - int(total.min()) <= LUT_SPAN + 4 * total.size
+
+
+def _cut(
+    settings: OutlierSettings, sig_all: np.ndarray, td: float, th: float
+) -> tuple[np.ndarray, np.ndarray]:
     low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
+    cand = np.flatnonzero((sig_all < low) | (sig_all > high))
+    return cand, np.asarray(sig_all[cand], dtype=np.float64)
+
+
+def _global_sigma(
+    total: np.ndarray, transform: hist.Transform, fit: NormalFit, settings: OutlierSettings,
+    td: float, th: float,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Candidates and their sigma values on the sum image, via a LUT for integer sums."""
     flat = total.ravel()
-    if total.dtype.kind in "iu":
-        vmin, vmax = int(flat.min()), int(flat.max())
-        values = np.arange(vmin, vmax + 1, dtype=np.float64)
-        sig_lut = (hist.forward(values, transform) - fit.mu) / fit.sigma
-        inside = np.flatnonzero((sig_lut >= low) & (sig_lut <= high))
-        if inside.size:
-            lo_v, hi_v = vmin + inside[0], vmin + inside[-1]
-            cand = np.flatnonzero((flat < lo_v) | (flat > hi_v))
-        else:
-            cand = np.arange(flat.size)
-        sig = sig_lut[flat[cand].astype(np.intp) - vmin]
+    if not _lut_ok(total):
+        y = hist.forward(flat.astype(np.float64), transform)
+        return _cut(settings, (y - fit.mu) / fit.sigma, td, th)
+    low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
+    vmin, vmax = int(flat.min()), int(flat.max())
+    values = np.arange(vmin, vmax + 1, dtype=np.float64)
+    sig_lut = (hist.forward(values, transform) - fit.mu) / fit.sigma
+    inside = np.flatnonzero((sig_lut >= low) & (sig_lut <= high))
+    if inside.size:
+        lo_v, hi_v = vmin + inside[0], vmin + inside[-1]
+        cand = np.flatnonzero((flat < lo_v) | (flat > hi_v))
     else:
-        y = hist.forward(flat.astype(np.float64, copy=False), transform)
-        sig_all = (y - fit.mu) / fit.sigma
-        cand = np.flatnonzero((sig_all < low) | (sig_all > high))
-        sig = sig_all[cand]
-    w = logistic_weight(sig, settings.k, settings.rho * td, settings.rho * th)
-    keep = w < 1.0 - settings.eps
-    return cand[keep], w[keep].astype(np.float32), sig[keep]
+        cand = np.arange(flat.size)
+    return cand, sig_lut[flat[cand].astype(np.intp) - vmin]
 
 
 def _raw_sigma(fit: NormalFit, transform: hist.Transform) -> float:
@@ -204,48 +281,167 @@ def _raw_sigma(fit: NormalFit, transform: hist.Transform) -> float:
     return fit.sigma
 
 
+@dataclass
+class _Statistic:
+    """What the normal model is fitted to: CDF points plus, for the local residual, the
+    per-pixel residual image (None when sigma values come from the sum image)."""
+
+    points: hist.CdfPoints
+    transform: str
+    image: np.ndarray | None
+    info: dict[str, Any]
+
+
+def _global_statistic(total: np.ndarray, settings: OutlierSettings) -> _Statistic:
+    lut = _lut_ok(total)
+    if lut:
+        values, counts = hist.integer_counts(total)
+        mean_sum = float((values * counts).sum() / total.size)
+    else:
+        mean_sum = float(total.mean(dtype=np.float64))
+    transform = _resolve_transform(settings, total.dtype.kind in "iu", mean_sum)
+    if lut and settings.mode == "paper" and transform == "none":
+        points = hist.paper_cdf(values, counts, settings.max_sigma)
+    elif lut and settings.mode == "default":
+        points = hist.robust_cdf(values, counts, settings.max_sigma, transform)
+    else:
+        image = hist.forward(total.astype(np.float64), transform)
+        points = hist.float_cdf(image, settings.max_sigma, transform, settings.mode == "paper")
+    return _Statistic(points, transform, None, {"residual": "global"})
+
+
+def _local_statistic(
+    total: np.ndarray,
+    settings: OutlierSettings,
+    scale: np.ndarray | float | None,
+    forced: np.ndarray | None,
+    threads: int | None,
+) -> _Statistic:
+    from mrczio.corrections import residual as res
+
+    expected = res.local_expectation(total, threads=threads)
+    if scale is None and settings.count_scale is not None:
+        scale = settings.count_scale
+    if scale is None:
+        scale = 1.0 if total.dtype.kind in "iu" else res.count_scale(total, expected)
+        source = "integer counts" if total.dtype.kind in "iu" else "estimated"
+    else:
+        source = "given"
+    y = res.anscombe_residual(total, expected, scale)
+    if forced is not None:
+        y[forced] = 0.0
+    points = hist.float_cdf(y, settings.max_sigma, "anscombe", False)
+    c = float(np.mean(scale))
+    info = {
+        "residual": "local",
+        "count_scale": c,
+        "count_scale_source": source,
+        "mean_expected": float(expected.mean(dtype=np.float64)),
+    }
+    return _Statistic(points, "local-anscombe", y, info)
+
+
+def _global_net(
+    total: np.ndarray, settings: OutlierSettings, local_hard: np.ndarray
+) -> np.ndarray | None:
+    """Hard outliers of the global (sum-image) test that the local residual missed:
+    the inside of defect clusters wider than the local window. None when disabled."""
+    if not settings.global_net:
+        return None
+    gs = replace(settings, residual="global")
+    stat = _global_statistic(total, gs)
+    fit, info = _thresholds(gs, stat.points)
+    td, th = info["t_dark"], info["t_hot"]
+    transform: hist.Transform = "anscombe" if stat.transform == "anscombe" else "none"
+    cand, sig = _global_sigma(total, transform, fit, gs, td, th)
+    w = logistic_weight(sig, gs.k, gs.rho * td, gs.rho * th)
+    net = np.zeros(total.shape, dtype=bool)
+    net.ravel()[cand[w < 0.5]] = True
+    net.ravel()[local_hard] = False
+    return net
+
+
+def _merge_forced(
+    cand: np.ndarray, w: np.ndarray, sig: np.ndarray, forced: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add the ``forced`` pixels as weight-0 candidates (sorted, unique)."""
+    if forced is None or not forced.any():
+        return cand, w, sig
+    extra = np.flatnonzero(forced.ravel())
+    allc = np.concatenate([cand, extra])
+    allw = np.concatenate([w, np.zeros(extra.size, np.float32)])
+    alls = np.concatenate([sig, np.full(extra.size, -np.inf)])
+    order = np.argsort(allc, kind="stable")
+    allc, allw, alls = allc[order], allw[order], alls[order]
+    # a pixel present twice: keep its forced (last, weight 0) copy
+    last = np.concatenate([allc[1:] != allc[:-1], [True]])
+    return allc[last], allw[last], alls[last]
+
+
+def _checked(
+    stack: np.ndarray, total: np.ndarray | None, forced: np.ndarray | None, threads: int | None
+) -> tuple[int, np.ndarray, np.ndarray | None]:
+    data = checks.as_frames(stack)
+    if total is None:
+        total = hist.time_sum(data, threads=threads)
+    checks.require_shape(total, data.shape[1:], "time sum")
+    checks.require_finite(total, "stack (its time sum)")
+    if forced is not None:
+        forced = np.asarray(forced, dtype=bool)
+        checks.require_shape(forced, data.shape[1:], "forced-outlier mask")
+    return data.shape[0], total, forced
+
+
 def detect_outliers(
     stack: np.ndarray,
     settings: OutlierSettings | None = None,
     *,
     total: np.ndarray | None = None,
+    forced: np.ndarray | None = None,
+    scale: np.ndarray | float | None = None,
     threads: int | None = None,
     **overrides: Any,
 ) -> OutlierResult:
     """Find outliers in a (frames, ny, nx) stack (or one image) from its time sum.
 
-    ``total`` may pass a precomputed time sum. Keyword ``overrides`` replace fields of
-    ``settings`` (or of ``OutlierSettings.for_mode(mode)`` when only ``mode`` is given).
+    ``total`` may pass a precomputed time sum. ``forced`` is a boolean image of pixels
+    that are always hard outliers (bad gain pixels). ``scale`` is the count scale of
+    the local residual (data units per count; the gain factor ``G**gamma`` after the
+    gain step). Keyword ``overrides`` replace fields of ``settings`` (or of
+    ``OutlierSettings.for_mode(mode)`` when only ``mode`` is given).
     """
     if settings is None:
         settings = OutlierSettings.for_mode(overrides.pop("mode", "default"), **overrides)
     elif overrides:
         settings = replace(settings, **overrides)
-    data = stack[None] if stack.ndim == 2 else stack
-    n = data.shape[0]
-    if total is None:
-        total = hist.time_sum(data, threads=threads)
-    integer = total.dtype.kind in "iu"
-    if integer:
-        values, counts = hist.integer_counts(total)
-        mean_sum = float((values * counts).sum() / total.size)
+    n, total, forced = _checked(stack, total, forced, threads)
+    if settings.residual == "local" and settings.mode == "default":
+        stat = _local_statistic(total, settings, scale, forced, threads)
     else:
-        mean_sum = float(total.mean(dtype=np.float64))
-    transform = _resolve_transform(settings, integer, mean_sum)
-    if integer and settings.mode == "paper" and transform == "none":
-        points = hist.paper_cdf(values, counts, settings.max_sigma)
-    elif integer and settings.mode == "default":
-        points = hist.robust_cdf(values, counts, settings.max_sigma, transform)
-    else:
-        image = hist.forward(total.astype(np.float64), transform)
-        points = hist.float_cdf(image, settings.max_sigma, transform, settings.mode == "paper")
+        stat = _global_statistic(total, settings)
+    points = stat.points
     fit, info = _thresholds(settings, points)
     td, th = info["t_dark"], info["t_hot"]
-    cand, w, sig = _sigma_image_weights(total, transform, fit, settings, td, th)
+    if stat.image is not None:
+        cand, sig = _cut(settings, (stat.image.ravel() - fit.mu) / fit.sigma, td, th)
+        mean_sum = stat.info.pop("mean_expected")
+        frame_mean = mean_sum / n
+        c = stat.info["count_scale"]
+        raw_sigma = fit.sigma * float(np.sqrt(max(c * mean_sum, 0.0)))
+    else:
+        transform: hist.Transform = "anscombe" if stat.transform == "anscombe" else "none"
+        cand, sig = _global_sigma(total, transform, fit, settings, td, th)
+        frame_mean = float(hist.inverse(fit.mu, transform)) / n
+        raw_sigma = _raw_sigma(fit, transform)
+    w = logistic_weight(sig, settings.k, settings.rho * td, settings.rho * th)
+    keep = w < 1.0 - settings.eps
+    cand, w, sig = cand[keep], w[keep].astype(np.float32), sig[keep]
+    net = _global_net(total, settings, cand[w < 0.5]) if stat.image is not None else None
+    both = net if forced is None else (forced if net is None else forced | net)
+    cand, w, sig = _merge_forced(cand, w, sig, both)
     hard = w < 0.5
     mask = np.zeros(total.shape, dtype=bool)
     mask.ravel()[cand[hard]] = True
-    frame_mean = float(hist.inverse(fit.mu, transform)) / n
     mean_image = total.astype(np.float32) / np.float32(n)
     filled = fill_values(
         mean_image,
@@ -256,9 +452,10 @@ def detect_outliers(
         min_good=settings.min_good,
         fallback=frame_mean,
     )
+    info.update(stat.info)
     info.update(
         mode=settings.mode,
-        transform=transform,
+        transform=stat.transform,
         mu_fit=fit.mu,
         sigma_fit=fit.sigma,
         sigma_poisson=points.poisson_sigma,
@@ -270,10 +467,12 @@ def detect_outliers(
         eps=settings.eps,
         psf=settings.psf if isinstance(settings.psf, str) else "custom",
         frame_mean=frame_mean,
-        frame_std=_raw_sigma(fit, transform) / float(np.sqrt(n)),
+        frame_std=raw_sigma / float(np.sqrt(n)),
         n_frames=n,
         n_hot=int(np.count_nonzero(sig[hard] > th)),
         n_dead=int(np.count_nonzero(sig[hard] < td)),
+        n_forced=0 if forced is None else int(np.count_nonzero(forced)),
+        n_global_net=0 if net is None else int(np.count_nonzero(net)),
         n_outliers=int(np.count_nonzero(hard)),
         n_neighbourly=int(np.count_nonzero(filled.neighbourly & hard)),
         n_candidates=int(cand.size),

@@ -3,25 +3,24 @@
 Each filter is a thin adapter from :class:`mrczio.contracts.CorrectionFilter` to the
 array code in :mod:`mrczio.corrections`: it merges parameters with what the file's
 metadata carries (gain/dark references, stored parameters), runs the correction and
-writes what it did into ``report``.
+writes what it did into ``report``. Registering the filters is cheap: scipy and
+:mod:`mrczio.corrections` are imported only when a filter is applied.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mrczio.contracts import CorrectionFilter
-from mrczio.corrections import gain as gain_mod
-from mrczio.corrections import koma as koma_mod
-from mrczio.corrections.outliers import OutlierResult, OutlierSettings, detect_outliers
 from mrczio.errors import OptionError
 from mrczio.hookspecs import hookimpl
 
-_OUTLIER_FIELDS = {f.name for f in dataclasses.fields(OutlierSettings)}
+if TYPE_CHECKING:
+    from mrczio.corrections.koma import KomaMode, KomaStream
+    from mrczio.corrections.outliers import OutlierResult, OutlierSettings
 
 
 def _as_array(value: Any, what: str) -> np.ndarray:
@@ -62,12 +61,28 @@ def _frames(stack: np.ndarray) -> np.ndarray:
     return stack
 
 
+def _forced(params: dict[str, Any], metadata: Mapping[str, Any] | None) -> np.ndarray | None:
+    """Pixels always treated as outliers: ``forced`` plus the bad pixels of a gain
+    reference (parameter ``gain``, else metadata ``gain_reference``)."""
+    from mrczio.corrections.gain import bad_gain_pixels
+
+    forced = params.pop("forced", None)
+    mask = None if forced is None else np.asarray(forced, dtype=bool)
+    gain = _reference(params, "gain", metadata, "gain_reference")
+    if gain is not None:
+        bad = bad_gain_pixels(gain)
+        mask = bad if mask is None else mask | bad
+    return mask
+
+
 class OutliersFilter(CorrectionFilter):
     """Stochastic outlier suppression (paper section 4); output float32.
 
     Parameters: ``mode`` ("default" or "paper") and any :class:`OutlierSettings` field
     (k, rho, lim, max_sigma, fallback, transform, false_rate, sigma_bounds, eps, psf,
-    radius, min_good), plus ``threads``.
+    radius, min_good, residual, count_scale), plus ``forced`` (boolean image of pixels
+    that are always outliers), ``gain`` (its NaN/inf/<=0 pixels are forced; else the
+    metadata ``gain_reference`` is used), ``scale`` (count-scale image) and ``threads``.
     """
 
     name = "outliers"
@@ -75,23 +90,32 @@ class OutliersFilter(CorrectionFilter):
 
     def settings(self, **params: Any) -> OutlierSettings:
         """Resolve ``params`` into settings (raises OptionError on unknown names)."""
+        from mrczio.corrections.outliers import OutlierSettings
+
         mode = params.pop("mode", "default")
-        unknown = set(params) - _OUTLIER_FIELDS
-        _reject_unknown(self.name, {k: params[k] for k in unknown})
         if "fallback" in params:
             params["fallback"] = tuple(params["fallback"])
         if params.get("sigma_bounds") is not None:
             params["sigma_bounds"] = tuple(params["sigma_bounds"])
-        try:
-            return OutlierSettings.for_mode(mode, **params)
-        except ValueError as exc:
-            raise OptionError(str(exc)) from exc
+        return OutlierSettings.for_mode(mode, **params)
 
     def detect(
-        self, stack: np.ndarray, *, threads: int | None = None, **params: Any
+        self,
+        stack: np.ndarray,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        threads: int | None = None,
+        **params: Any,
     ) -> OutlierResult:
         """Only detect: the sparse :class:`OutlierResult` (apply it later or store it)."""
-        return detect_outliers(_frames(stack), self.settings(**params), threads=threads)
+        from mrczio.corrections.outliers import detect_outliers
+
+        forced = _forced(params, metadata)
+        scale = params.pop("scale", None)
+        settings = self.settings(**params)
+        return detect_outliers(
+            _frames(stack), settings, forced=forced, scale=scale, threads=threads
+        )
 
     def apply(
         self,
@@ -104,7 +128,7 @@ class OutliersFilter(CorrectionFilter):
         threads = params.pop("threads", None)
         out = params.pop("out", None)
         data = _frames(stack)
-        result = detect_outliers(data, self.settings(**params), threads=threads)
+        result = self.detect(data, metadata=metadata, threads=threads, **params)
         if report is not None:
             report.update({k: v for k, v in result.info.items()})
         corrected = result.apply(data, out=out, threads=threads)
@@ -118,7 +142,10 @@ class GainFilter(CorrectionFilter):
     ``dark_reference``; optional), ``gamma`` (explicit exponent) or ``dose_rate``
     (e-/pix/s, gamma from eq. 11 with ``gamma_params``, K2 by default; metadata
     ``gamma_params`` is used when present), ``normalize`` (scale gain to mean 1,
-    default True), ``threads``.
+    default True), ``check_orientation`` (default True: warn with
+    :class:`~mrczio.errors.CorrectionWarning` when a flipped or transposed gain fits
+    the stack better), ``threads``. Gain pixels that are NaN, inf or <= 0 become 0;
+    the report counts them (``n_bad_gain``) and the ``outliers`` filter fills them.
     """
 
     name = "gain"
@@ -132,6 +159,9 @@ class GainFilter(CorrectionFilter):
         report: dict[str, Any] | None = None,
         **params: Any,
     ) -> np.ndarray:
+        from mrczio.corrections import gain as gain_mod
+        from mrczio.corrections.histogram import time_sum
+
         gain = _reference(params, "gain", metadata, "gain_reference")
         dark = _reference(params, "dark", metadata, "dark_reference")
         gamma = params.pop("gamma", None)
@@ -141,6 +171,7 @@ class GainFilter(CorrectionFilter):
             gparams = metadata.get("gamma_params")
         gparams = tuple(gparams) if gparams is not None else gain_mod.K2_GAMMA_PARAMS
         normalize = bool(params.pop("normalize", True))
+        check = bool(params.pop("check_orientation", True))
         threads = params.pop("threads", None)
         _reject_unknown(self.name, params)
         if gain is None and dark is None:
@@ -148,14 +179,19 @@ class GainFilter(CorrectionFilter):
                 "gain filter: no gain reference (parameter 'gain' or metadata 'gain_reference')"
             )
         if gamma is None:
-            gamma = 1.0 if dose_rate is None else gain_mod.gamma_curve(float(dose_rate), gparams)
+            gamma = 1.0 if dose_rate is None else gain_mod.gamma_curve(dose_rate, gparams)
+        orientation = None
+        if check and gain is not None and np.shape(gain) == np.shape(stack)[-2:]:
+            orientation = gain_mod.warn_if_misoriented(time_sum(stack, threads=threads), gain)
         out = gain_mod.apply_gain(
             stack, gain, dark=dark, gamma=float(gamma), normalize=normalize, threads=threads
         )
         if report is not None:
+            bad = 0 if gain is None else int(np.count_nonzero(gain_mod.bad_gain_pixels(gain)))
+            report.update(n_bad_gain=bad, orientation_r=orientation)
             report.update(
                 gamma=float(gamma),
-                dose_rate=None if dose_rate is None else float(dose_rate),
+                dose_rate=dose_rate,
                 gamma_params=list(gparams),
                 dark_subtracted=dark is not None,
                 gain_applied=gain is not None,
@@ -194,10 +230,9 @@ class KomaFilter(CorrectionFilter):
             raise OptionError(
                 "koma filter: needs 'reference', 'neighbors' or metadata 'koma_reference'"
             )
-        try:
-            out = koma_mod.apply_reference(stack, reference, mode)
-        except ValueError as exc:
-            raise OptionError(str(exc)) from exc
+        from mrczio.corrections import koma as koma_mod
+
+        out = koma_mod.apply_reference(stack, reference, mode)
         if report is not None:
             n = None if neighbors is None else len(neighbors)
             report.update(mode=mode, n_neighbors=n, reference_mean=float(np.mean(reference)))
@@ -206,19 +241,25 @@ class KomaFilter(CorrectionFilter):
     @staticmethod
     def reference_from(neighbors: Sequence[np.ndarray]) -> np.ndarray:
         """The KOMA reference from the other stacks (3-D) or their mean images (2-D)."""
+        from mrczio.corrections import koma as koma_mod
+
         if len(neighbors) == 0:
             raise OptionError("koma filter: 'neighbors' is empty")
         return np.asarray(np.mean([koma_mod.stack_mean(np.asarray(s)) for s in neighbors], axis=0))
 
-    def stream(self, radius: int) -> koma_mod.KomaStream:
+    def stream(self, radius: int) -> KomaStream:
         """A :class:`~mrczio.corrections.koma.KomaStream` over per-stack mean images."""
-        return koma_mod.KomaStream(radius)
+        from mrczio.corrections.koma import KomaStream
+
+        return KomaStream(radius)
 
     def correct_series(
-        self, stacks: Iterable[np.ndarray], radius: int, mode: koma_mod.KomaMode = "multiply"
+        self, stacks: Iterable[np.ndarray], radius: int, mode: KomaMode = "multiply"
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Stream-correct a series: yields ``(index, corrected stack)`` with latency a."""
-        return koma_mod.correct_series(stacks, radius, mode)
+        from mrczio.corrections.koma import correct_series
+
+        return correct_series(stacks, radius, mode)
 
 
 @hookimpl

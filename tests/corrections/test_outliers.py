@@ -117,7 +117,8 @@ def test_null_stack_flags_almost_nothing_in_default_mode():
     x = counting_movie(50, (256, 256), 1.0, seed=11)
     res = detect_outliers(x)
     assert res.info["n_outliers"] <= 5
-    assert res.info["transform"] == "anscombe"
+    assert res.info["transform"] == "local-anscombe" and res.info["residual"] == "local"
+    assert detect_outliers(x, residual="global").info["transform"] == "anscombe"
     paper = detect_outliers(x, mode="paper")
     assert paper.info["n_outliers"] > res.info["n_outliers"]
 
@@ -153,7 +154,9 @@ def test_paper_mode_integer_and_float_input_agree():
 def test_default_mode_on_float_input_finds_hot_pixel():
     x = _stack_with([(12, 12)], lam=20.0).astype(np.float32) * 0.5
     res = detect_outliers(x)
-    assert res.info["transform"] == "none" and res.outlier_mask()[12, 12]
+    assert res.info["count_scale_source"] == "estimated" and res.outlier_mask()[12, 12]
+    assert res.info["count_scale"] == pytest.approx(0.5, rel=0.1)
+    assert detect_outliers(x, residual="global").info["transform"] == "none"
 
 
 def test_normal_cdf_fit_recovers_parameters():
