@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mrczio import api
+from mrczio.conversion import convert
 from mrczio.errors import MrczioError
 from mrczio.progress import Progress
 from mrczio.registry import NameTable, get_registry
@@ -102,7 +103,7 @@ def _convert(args: argparse.Namespace, default_ext: str | None, forced: dict[str
     label = os.path.basename(pairs[0][0]) if len(pairs) == 1 else f"{len(pairs)} files"
     with Progress(total, label, enabled=args.progress) as bar:
         reports = [
-            api.convert(source, output, format=args.format, overwrite=args.overwrite, progress=bar, **options)
+            convert(source, output, format=args.format, overwrite=args.overwrite, progress=bar, **options)
             for source, output in pairs
         ]
     for (source, output), report in zip(pairs, reports, strict=True):
