@@ -12,15 +12,15 @@ codec code inside a blosc1 chunk.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any, ClassVar, Self
 
-import blosc
-import blosc2
 import numpy as np
 
 from mrczio.chunks import CHUNK_HEADER_SIZE, ChunkHeader
@@ -49,16 +49,28 @@ PLANE_BYTES = 1 << 17
 #: Bytes of the sample that ``filter="auto"`` compresses with each shuffle to choose one.
 TRIAL_BYTES = 1 << 19
 
-_SHUFFLES = {"none": blosc.NOSHUFFLE, "shuffle": blosc.SHUFFLE, "bitshuffle": blosc.BITSHUFFLE}
-_BLOSC2_FILTERS = {
-    "none": blosc2.Filter.NOFILTER,
-    "shuffle": blosc2.Filter.SHUFFLE,
-    "bitshuffle": blosc2.Filter.BITSHUFFLE,
-}
+#: blosc's shuffle codes (the same in python-blosc and python-blosc2).
+_SHUFFLES = {"none": 0, "shuffle": 1, "bitshuffle": 2}
 _EXPECTED_FORMAT = {"blosclz": 0, "lz4": 1, "lz4hc": 1, "zlib": 3, "zstd": 4}
 
-blosc2.set_releasegil(True)
-blosc.set_releasegil(True)  # lets a writer compress several frames at once in helper threads
+
+
+@functools.cache
+def _blosc() -> ModuleType:
+    """python-blosc, imported on first compression (reading plain MRC never needs it)."""
+    import blosc
+
+    blosc.set_releasegil(True)  # lets a writer compress several frames at once in helper threads
+    return blosc
+
+
+@functools.cache
+def _blosc2() -> ModuleType:
+    """python-blosc2, imported on first use: it decodes every chunk and writes blosc2 ones."""
+    import blosc2
+
+    blosc2.set_releasegil(True)
+    return blosc2
 
 
 _environment_lock = threading.Lock()
@@ -143,6 +155,7 @@ class _GlobalSettingsGate:
         with self._condition:
             self._condition.wait_for(lambda: self._active == 0 or self._current == wanted)
             if self._current != wanted:
+                blosc = _blosc()
                 previous = blosc.set_nthreads(threads)
                 if self._current is None:
                     self._saved_threads = previous
@@ -155,8 +168,8 @@ class _GlobalSettingsGate:
             with self._condition:
                 self._active -= 1
                 if self._active == 0:  # leave python-blosc as other users set it
-                    blosc.set_blocksize(0)
-                    blosc.set_nthreads(self._saved_threads)
+                    _blosc().set_blocksize(0)
+                    _blosc().set_nthreads(self._saved_threads)
                     self._current = None
                 self._condition.notify_all()
 
@@ -170,7 +183,7 @@ def _blosc1_compress(
     """One blosc1 chunk made by python-blosc (GIL released, see :class:`_GlobalSettingsGate`)."""
     address = frame.__array_interface__["data"][0]
     with _without_blosc_environment(), _gate.use(threads, blocksize):
-        chunk: bytes = blosc.compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
+        chunk: bytes = _blosc().compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
     return chunk
 
 
@@ -225,13 +238,14 @@ class BloscCodec(FrameCodec):
         return self.configured(filter=shuffle, blocksize=blocksize)
 
     def _encode_blosc2(self, frame: np.ndarray, config: dict[str, Any], threads: int) -> bytes:
+        blosc2 = _blosc2()
         cparams = blosc2.CParams(
             codec=blosc2.Codec[self.cname.upper()],
             clevel=config["level"],
             typesize=frame.dtype.itemsize,
             nthreads=threads,
             blocksize=config["blocksize"],
-            filters=[_BLOSC2_FILTERS[config["filter"]]],
+            filters=[blosc2.Filter(_SHUFFLES[config["filter"]])],
             filters_meta=[0],
         )
         with _without_blosc_environment():
@@ -270,7 +284,7 @@ def decode_blosc_chunk(chunk: bytes | memoryview, out: np.ndarray, threads: int 
     if len(chunk) < max(header.cbytes, CHUNK_HEADER_SIZE):
         raise CodecError(f"chunk is {len(chunk)} bytes but declares {header.cbytes}")
     try:
-        blosc2.decompress2(chunk, dst=out, nthreads=threads or (os.cpu_count() or 1))
+        _blosc2().decompress2(chunk, dst=out, nthreads=threads or (os.cpu_count() or 1))
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CodecError(f"blosc could not decode the chunk: {exc}") from exc
 

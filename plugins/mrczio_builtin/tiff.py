@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import tifffile
 
 from mrczio.contracts import FileFormat, StorageLimits, WriteRequest
 from mrczio.errors import CodecError, ConversionError, FormatError, MrczioError, OptionError
@@ -55,10 +54,11 @@ ANGSTROM_PER_CM = 1e8
 ANGSTROM_PER_INCH = 2.54e8
 CLASSIC_LIMIT = 2**32 - 2**25  # leave room for IFDs below the 4 GiB offset limit
 COMPRESSIONS: dict[str, Any] = {
-    "lzw": tifffile.COMPRESSION.LZW,
-    "deflate": tifffile.COMPRESSION.ADOBE_DEFLATE,
-    "zlib": tifffile.COMPRESSION.ADOBE_DEFLATE,
-    "zstd": tifffile.COMPRESSION.ZSTD,
+    # TIFF Compression tag values (tifffile.COMPRESSION), so tifffile loads only when used.
+    "lzw": 5,
+    "deflate": 8,
+    "zlib": 8,
+    "zstd": 50000,
     "none": None,
 }
 WRITE_OPTIONS = frozenset({
@@ -90,6 +90,8 @@ class TiffReader(StackReader):
     """Pages of a TIFF as frames; decodes a page only when it is asked for."""
 
     def __init__(self, path: str, *, permissive: bool = False) -> None:
+        import tifffile  # imported here: most reads never touch TIFF
+
         try:
             self._tif = tifffile.TiffFile(path)
         except (tifffile.TiffFileError, ValueError, OSError) as exc:
@@ -211,6 +213,8 @@ class TiffStackWriter(StackWriter):
             fsync=bool(options.get("fsync", False)),
         )
         try:
+            import tifffile
+
             self._tiff = tifffile.TiffWriter(self._file.file, bigtiff=_wants_bigtiff(request))
         except BaseException:
             self._file.abort()
