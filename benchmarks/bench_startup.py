@@ -60,8 +60,8 @@ def compare(path: str, rounds: int) -> dict[str, tuple[float, float, float]]:
 def heavy_modules_loaded(path: str) -> list[str]:
     """Heavy modules a plain-MRC ``imread`` imports."""
     code = (
-        "import sys, mrczio; mrczio.imread(%r); "
-        "print(' '.join(m for m in %r if m in sys.modules))" % (path, HEAVY)
+        f"import sys, mrczio; mrczio.imread({path!r}); "
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return out.stdout.split()

@@ -61,7 +61,8 @@ def _blosc() -> ModuleType:
     import blosc
 
     blosc.set_releasegil(True)  # lets a writer compress several frames at once in helper threads
-    return blosc
+    module: ModuleType = blosc
+    return module
 
 
 @functools.cache
@@ -70,7 +71,8 @@ def _blosc2() -> ModuleType:
     import blosc2
 
     blosc2.set_releasegil(True)
-    return blosc2
+    module: ModuleType = blosc2
+    return module
 
 
 _environment_lock = threading.Lock()
