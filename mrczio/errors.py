@@ -112,3 +112,21 @@ class PermissiveReadWarning(MrczioWarning, RuntimeWarning):
 
 class PluginLoadWarning(MrczioWarning):
     """A third-party plugin failed to load and was skipped."""
+
+
+# -- detector corrections ------------------------------------------------------------
+
+
+class CorrectionInputError(MrczioError, ValueError):
+    """A stack or reference handed to a detector correction cannot be corrected as it
+    is: empty, of a mismatched shape, or with values the filter cannot represent."""
+
+
+class NonFiniteInputError(CorrectionInputError):
+    """A stack, reference or running sum holds NaN or infinity where a correction needs
+    finite values (refused rather than spread into every later frame or stack)."""
+
+
+class CorrectionWarning(MrczioWarning, RuntimeWarning):
+    """A correction ran but something looks wrong: a gain reference that matches the
+    data better flipped or transposed, a dose rate outside the calibrated range."""

@@ -157,8 +157,8 @@ def test_batch_cli_converts_into_a_folder(
     )
     with mrczio.open(out / "a.mrc") as reader:
         assert int(reader.header["mode"]) == 101
-    assert main(["convert", *inputs]) == 1  # several inputs need -o DIR
-    assert "several inputs" in capsys.readouterr().err
+    assert main(["convert", *inputs]) == 2  # a usage error: no -o and no --format
+    assert "no output given" in capsys.readouterr().err
 
 
 def test_batch_progress_bar_counts_frames(tmp_path: Path) -> None:

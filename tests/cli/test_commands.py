@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mrczio
-from mrczio.cli import main, parse_size
+from mrczio.cli import COMMANDS, build_parser, main, parse_size
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -29,7 +29,7 @@ def test_info_json(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFix
     assert info["format"] == "mrcz" and info["shape"] == list(counts.shape)
     assert info["dtype"] == "uint8" and info["voxel_size"] == [1.5, 1.5, 1.5]
     assert info["first_chunk"]["codec"] == "zstd" and info["compression_ratio"] > 1
-    assert info["metadata_keys"] == ["dose"]
+    assert info["metadata_keys"] == ["dose"] and info["error"] is None
     code, out, _ = run(["info", str(path)], capsys)
     assert code == 0 and "mrcz" in out
 
@@ -37,13 +37,14 @@ def test_info_json(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFix
 def test_compress_decompress_round_trip(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "movie.mrc"
     mrczio.imwrite(source, counts)
-    code, _, _ = run(["compress", str(source), "-c", "lz4", "-l", "3", "-B", "64K", "-j", "1", "--no-progress"], capsys)
+    code, _, err = run(["compress", str(source), "-c", "lz4", "-l", "3", "-B", "64K", "-j", "1", "--no-progress"], capsys)
     assert code == 0
     compressed = tmp_path / "movie.mrcz"
+    assert f"{source} -> {compressed}" in err
     with mrczio.open(compressed) as reader:
         assert reader.chunk_info(0)["codec"] == "lz4/lz4hc"
     back = tmp_path / "back.mrc"
-    code, _, _ = run(["decompress", str(compressed), str(back)], capsys)
+    code, _, _ = run(["decompress", str(compressed), "-o", str(back)], capsys)
     assert code == 0
     assert back.read_bytes()[1024:] == source.read_bytes()[1024:]
 
@@ -53,8 +54,10 @@ def test_existing_output_is_a_failure(tmp_path: Path, counts: np.ndarray, capsys
     mrczio.imwrite(source, counts)
     (tmp_path / "movie.mrcz").write_bytes(b"keep me")
     code, _, err = run(["compress", str(source)], capsys)
-    assert code == 1 and "exists" in err
+    assert code == 1 and "already exists; add --overwrite" in err
     assert (tmp_path / "movie.mrcz").read_bytes() == b"keep me"
+    code, _, _ = run(["compress", str(source), "--overwrite"], capsys)
+    assert code == 0 and np.array_equal(mrczio.imread(tmp_path / "movie.mrcz"), counts)
 
 
 def test_validate_exit_codes(tmp_path: Path, counts: np.ndarray, sample_file, capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,21 +83,26 @@ def test_validate_catches_wrong_statistics(tmp_path: Path, counts: np.ndarray, c
     assert code == 1 and "[statistics]" in out
 
 
-def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["frobnicate"])
     assert info.value.code == 2
     with pytest.raises(SystemExit) as info:
         main(["compress", "a.mrc", "-B", "lots"])
     assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["compress", "a.mrc", "--keep", "--rm"])
+    assert info.value.code == 2
 
 
 def test_plugins_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["plugins", "--json"], capsys)
+    assert code == 0 and len(out.splitlines()) == 1
     listing = json.loads(out)
-    assert code == 0
     assert listing["codecs"]["zstd"] == "blosc"
     assert listing["plugins"]["mrcz"].startswith("mrczio ")
+    code, out, _ = run(["plugins"], capsys)
+    assert code == 0 and "codecs:" in out
 
 
 def test_demo_runs_and_checks_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,6 +120,38 @@ def test_console_script_and_module_entry(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "mrczio", "info", str(tmp_path / "nope.mrc")], capture_output=True, text=True)
     assert missing.returncode == 1 and "nope.mrc" in missing.stderr
     assert "Traceback" not in missing.stderr
+    version = subprocess.run([sys.executable, "-m", "mrczio", "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"mrczio {mrczio.__version__}"
+
+
+def test_every_command_has_its_own_help_naming_its_output(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = {}
+    for name in ("info", "compress", "decompress", "convert", "validate", "plugins", "correct", "demo", "bench"):
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        texts[name] = capsys.readouterr().out
+        assert "examples:" in texts[name] and "--quiet" in texts[name]
+    assert len(set(texts.values())) == len(texts)  # no two commands share a help text
+    assert "OUT defaults to IN with the extension .mrcz" in texts["compress"]
+    assert "OUT defaults to IN with the extension .mrc," in texts["decompress"]
+    assert "There is no default OUT" in texts["convert"]
+    assert "--codec" not in texts["decompress"] and "--compression" not in texts["compress"]
+
+
+def test_command_registry_is_the_parser() -> None:
+    """COMMANDS lists modules; each one is a sub-command with its own run()."""
+    parser = build_parser()
+    for module_name in COMMANDS:
+        module = sys.modules[module_name]
+        args = parser.parse_args(_minimal_args(module.NAME))
+        assert args.module is module and callable(module.run)
+
+
+def _minimal_args(name: str) -> list[str]:
+    needs_input = {"info": ["x"], "validate": ["x"], "compress": ["x"], "decompress": ["x"],
+                   "convert": ["x"], "correct": ["x", "-o", "d"]}  # fmt: skip
+    return [name, *needs_input.get(name, [])]
 
 
 def test_parse_size() -> None:
