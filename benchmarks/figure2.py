@@ -12,16 +12,15 @@ import mrczio
 from benchmarks.data import entropy_bytes, poisson_stack
 from benchmarks.report import Table
 from benchmarks.timing import median
-from mrczio.contracts import CompressionSettings
 
 CODECS = ("zstd", "lz4", "lz4hc", "zlib", "blosclz")
 #: python-mrcz 0.6.0's settings for a K2 frame on 2 threads: bit-shuffle, 64 KiB blocks.
 MRCZ_RULE = {"filter": "bitshuffle", "blocksize": 1 << 16}
 
 
-def encode(frame: np.ndarray, codec: str = "zstd", **settings: object) -> bytes:
+def encode(frame: np.ndarray, codec: str = "zstd", threads: int = 0, **settings: object) -> bytes:
     """One blosc1 chunk made by mrczio's codec (``filter="auto"``, ``blocksize=0`` by default)."""
-    return mrczio.get_registry().codec(codec).encode(frame, CompressionSettings(codec=codec, **settings))  # type: ignore[arg-type]
+    return mrczio.get_registry().codec(codec).configured(**settings).encode(frame, threads=threads)
 
 
 def ratio_vs_dose(frames: dict[float, np.ndarray]) -> Table:

@@ -12,7 +12,6 @@ from importlib.metadata import PackageNotFoundError, version
 from mrczio.api import (
     append,
     apply_corrections,
-    convert,
     imiter,
     imread,
     imwrite,
@@ -20,7 +19,7 @@ from mrczio.api import (
     open_writer,
 )
 from mrczio.contracts import (
-    CompressionSettings,
+    CodecParameter,
     CorrectionFilter,
     FileFormat,
     FrameCodec,
@@ -28,6 +27,7 @@ from mrczio.contracts import (
     PixelMode,
     WriteRequest,
 )
+from mrczio.conversion import ConversionReport, convert
 from mrczio.errors import (
     AmbiguousFormatError,
     CodecError,
@@ -54,7 +54,7 @@ from mrczio.errors import (
 )
 from mrczio.hookspecs import hookimpl
 from mrczio.imageio_plugin import register_when_imported as _register_imageio_plugin
-from mrczio.reader import StackReader, VoxelSize
+from mrczio.reader import ReaderInfo, StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
 
@@ -68,8 +68,9 @@ except PackageNotFoundError:  # running from an uninstalled source tree
 __all__ = [
     "AmbiguousFormatError",
     "CodecError",
-    "CompressionSettings",
+    "CodecParameter",
     "ConversionError",
+    "ConversionReport",
     "CorrectionFilter",
     "DataTypeError",
     "FileFormat",
@@ -88,6 +89,7 @@ __all__ = [
     "PluginError",
     "PluginLoadWarning",
     "PluginsNotInstalledError",
+    "ReaderInfo",
     "Registry",
     "StackReader",
     "StackWriter",

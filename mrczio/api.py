@@ -1,11 +1,12 @@
-"""The public functions: open, imread, imiter, imwrite, open_writer, append, convert."""
+"""The public reading and writing functions: open, imread, imiter, imwrite, open_writer,
+append. (Conversion lives in :mod:`mrczio.conversion`.)"""
 
 from __future__ import annotations
 
 import builtins
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,9 +16,6 @@ from mrczio.errors import DataTypeError, MrczioError
 from mrczio.reader import Index, StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
-
-if TYPE_CHECKING:
-    from mrczio.conversion import ConversionReport
 
 PathLike = str | os.PathLike[str]
 VoxelLike = float | Sequence[float] | VoxelSize | None
@@ -248,64 +246,3 @@ def append(
         writer.write(frames)
     with open(name, registry=reg) as reader:
         return len(reader)
-
-
-def transfer_options(reader: StackReader, target: FileFormat) -> dict[str, Any]:
-    """Header content of ``reader`` that ``target`` can hold (extended header, volume
-    flag, microscope fields), as write options."""
-    options: dict[str, Any] = {}
-    accepted = set(target.write_options())
-    header = reader.header
-    if header is not None:
-        ispg = int(header["ispg"])
-        candidates: dict[str, Any] = {
-            "volume": 1 <= ispg <= 230,
-            "voltage": float(header["voltage"]),
-            "cs": float(header["cs"]),
-            "gain": float(header["gain"]),
-            "origin": tuple(float(v) for v in header["origin"]),
-        }
-        if reader.extended_header and not reader.metadata:
-            candidates["extended_header"] = reader.extended_header
-            candidates["exttyp"] = reader.exttyp
-        options.update({k: v for k, v in candidates.items() if k in accepted})
-    return options
-
-
-def convert(
-    src: PathLike,
-    dst: PathLike,
-    *,
-    format: str | None = None,
-    src_format: str | None = None,
-    overwrite: bool = False,
-    permissive: bool = False,
-    registry: Registry | None = None,
-    progress: Any = None,
-    dtype: Any = None,
-    clip: bool = False,
-    **options: Any,
-) -> ConversionReport:
-    """Copy ``src`` into ``dst`` frame by frame, in the format of ``dst``'s extension
-    (or ``format``), between any two registered formats.
-
-    Voxel size, metadata and (where the target can hold them) the extended header and
-    header fields are carried over. Memory stays at a few frames. The input is never
-    modified; replacing it requires ``overwrite=True`` and happens atomically at the end.
-
-    The copy is lossless or refused: when the target cannot hold the data exactly (a
-    dtype it does not store, ``dtype=`` narrower than the values, values above 15 with
-    ``packed4bit=True``) a :class:`mrczio.ConversionError` names the file, the frame and
-    the pixel count. ``clip=True`` rounds and clips instead. Returns a
-    :class:`~mrczio.conversion.ConversionReport` (``changed_pixels``, ``frames``, ...).
-    Other keywords are write options of the target format. ``progress`` is called with
-    1 after every frame.
-    """
-    from mrczio.conversion import convert_file
-
-    options = {k: v for k, v in options.items() if v is not None}
-    return convert_file(
-        os.fspath(src), os.fspath(dst), format=format, src_format=src_format, overwrite=overwrite,
-        permissive=permissive, registry=_registry(registry), progress=progress, dtype=dtype,
-        clip=clip, options=options,
-    )  # fmt: skip

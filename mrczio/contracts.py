@@ -8,40 +8,19 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 
 if TYPE_CHECKING:
     from mrczio.reader import StackReader
     from mrczio.registry import Registry
+    from mrczio.stats import RunningStats
     from mrczio.writer import StackWriter
 
 PathLike = str | os.PathLike[str]
-ShuffleFilter = Literal["bitshuffle", "shuffle", "none", "auto"]
-ChunkFormat = Literal["blosc1", "blosc2"]
-
-
-@dataclass(frozen=True)
-class CompressionSettings:
-    """How one frame is compressed. Codecs ignore fields that do not apply to them.
-
-    ``blocksize`` is in bytes; 0 lets the codec choose. ``filter="auto"`` lets the codec
-    pick a shuffle filter from the frame's dtype and values.
-    """
-
-    codec: str = "zstd"
-    level: int = 1
-    filter: ShuffleFilter = "auto"
-    blocksize: int = 0
-    threads: int = 0
-    chunk_format: ChunkFormat = "blosc1"
-
-    def resolved_threads(self) -> int:
-        """The thread count to use: ``threads`` or, when 0, the number of CPUs."""
-        return self.threads if self.threads > 0 else (os.cpu_count() or 1)
 
 
 class PixelMode:
@@ -90,8 +69,40 @@ class PixelMode:
         return f"{type(self).__name__}(code={self.code}, dtype={self.dtype})"
 
 
+@dataclass(frozen=True)
+class CodecParameter:
+    """One parameter a codec takes: its default, how a value is checked and converted
+    (``convert`` raises ``ValueError`` or ``TypeError`` for a bad value; the command
+    line passes strings through it too), and a one-line help text."""
+
+    default: Any
+    convert: Callable[[Any], Any]
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+
+
+def integer_in(low: int, high: int) -> Callable[[Any], int]:
+    """A converter for :class:`CodecParameter` that accepts integers ``low..high``."""
+
+    def convert(value: Any) -> int:
+        number = int(value)
+        if isinstance(value, float) and value != number:
+            raise ValueError(f"{value!r} is not a whole number")
+        if not low <= number <= high:
+            raise ValueError(f"{number} is not in {low}..{high}")
+        return number
+
+    return convert
+
+
 class FrameCodec(abc.ABC):
-    """Compresses one frame into one chunk and back.
+    """Compresses one frame into one chunk and back; an instance is one configuration.
+
+    A codec declares what it takes in :attr:`parameters` and owns their checking,
+    as numcodecs codecs do: ``Zstd(level=3).get_config()`` gives
+    ``{"id": "zstd", "level": 3, ...}`` and :meth:`from_config` rebuilds the codec.
+    The registry holds one instance with the defaults; writers build a configured one
+    with :meth:`configured`.
 
     A chunk must begin with a 16-byte header whose bytes 12..16 hold the chunk's total
     length (uint32 little-endian), as blosc chunks do, so an MRCZ reader can walk from
@@ -101,18 +112,79 @@ class FrameCodec(abc.ABC):
 
     name: ClassVar[str]
     compressor_id: ClassVar[int]
+    #: Parameter name -> :class:`CodecParameter`. The API takes them as keywords
+    #: (``imwrite(..., codec="zstd", level=3)``), the command line as
+    #: ``--codec-option NAME=VALUE``.
+    parameters: ClassVar[Mapping[str, CodecParameter]] = {}
+
+    def __init__(self, **config: Any) -> None:
+        self.config: dict[str, Any] = self.checked_config(config)
+
+    @classmethod
+    def checked_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` with defaults filled in and every value converted; unknown names
+        and bad values raise :class:`mrczio.OptionError`."""
+        from mrczio.errors import OptionError
+
+        unknown = sorted(set(config) - set(cls.parameters))
+        if unknown:
+            takes = ", ".join(sorted(cls.parameters)) or "no parameters"
+            raise OptionError(f"codec {cls.name!r} does not take {', '.join(unknown)}; it takes {takes}")
+        checked: dict[str, Any] = {}
+        for key, parameter in cls.parameters.items():
+            value = config.get(key, parameter.default)
+            try:
+                value = parameter.convert(value)
+            except (TypeError, ValueError) as exc:
+                raise OptionError(f"codec {cls.name!r}: bad {key}={value!r}: {exc}") from None
+            if parameter.choices and value not in parameter.choices:
+                choices = ", ".join(map(str, parameter.choices))
+                raise OptionError(f"codec {cls.name!r}: {key} must be one of {choices}, not {value!r}")
+            checked[key] = value
+        return checked
+
+    def get_config(self) -> dict[str, Any]:
+        """This codec's configuration, JSON-serialisable, with its name under ``"id"``."""
+        return {"id": self.name, **self.config}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """The codec described by :meth:`get_config`'s output."""
+        from mrczio.errors import OptionError
+
+        values = dict(config)
+        name = values.pop("id", cls.name)
+        if name != cls.name:
+            raise OptionError(f"a {cls.name!r} codec cannot be built from a {name!r} configuration")
+        return cls(**values)
+
+    def configured(self, **changes: Any) -> Self:
+        """A copy of this codec with some parameters changed (and checked)."""
+        return type(self)(**{**self.config, **changes})
+
+    def tune(self, frame: np.ndarray) -> Self:
+        """This codec with automatic choices resolved for frames like ``frame``.
+
+        Writers call it once, on the first frame, so a whole file uses one setting.
+        """
+        return self
 
     @abc.abstractmethod
-    def encode(self, frame: np.ndarray, settings: CompressionSettings) -> bytes:
-        """Compress a C-contiguous frame (already in file byte order) into one chunk."""
+    def encode(self, frame: np.ndarray, *, threads: int = 1) -> bytes:
+        """Compress a C-contiguous frame (already in file byte order) into one chunk,
+        using at most ``threads`` threads (0: the codec's choice)."""
 
     @abc.abstractmethod
-    def decode_into(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
+    def decode_into(self, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
         """Decompress ``chunk`` into the C-contiguous array ``out`` (exact byte count)."""
 
     def describe(self, chunk: bytes | memoryview) -> dict[str, Any]:
         """Return what the chunk says about itself (codec, filter, block size...)."""
         return {"codec": self.name}
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({settings})"
 
 
 class MetadataSerializer(abc.ABC):
@@ -179,6 +251,48 @@ class FileFormat(abc.ABC):
         from mrczio.errors import OptionError
 
         raise OptionError(f"{path}: format {self.name!r} cannot append frames")
+
+    # -- what the format knows that core does not ------------------------------------
+
+    def options_like(self, reader: StackReader) -> dict[str, Any]:
+        """Write options that make a new file of this format carry what ``reader``'s file
+        holds beyond pixels, voxel size and metadata (header fields, extended header...).
+
+        Conversion merges them under the caller's own options; ``imwrite(like=reader)``
+        uses them too. Fields this format cannot hold are left out.
+        """
+        return {}
+
+    def storage_limits(self, dtype: np.dtype[Any], options: Mapping[str, Any]) -> StorageLimits:
+        """The pixel type a write with ``options`` stores for ``dtype`` input, and the
+        largest value it can hold (conversion refuses or clips anything beyond)."""
+        return StorageLimits(np.dtype(dtype), None)
+
+    def validate(self, reader: StackReader, data: RunningStats | None) -> list[Finding]:
+        """Format-specific problems of an open file. ``data`` summarises every decoded
+        pixel, or is None when the frames could not all be decoded."""
+        return []
+
+
+@dataclass(frozen=True)
+class StorageLimits:
+    """What :meth:`FileFormat.storage_limits` answers."""
+
+    dtype: np.dtype[Any]
+    max_value: int | None = None
+    note: str = ""
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem :func:`mrczio.validate.validate` found; ``code`` is stable."""
+
+    code: str
+    severity: Severity
+    message: str
 
 
 class CorrectionFilter(abc.ABC):

@@ -18,12 +18,10 @@ from typing import Any
 import numpy as np
 
 from mrczio import api
-from mrczio.contracts import FileFormat
+from mrczio.contracts import FileFormat, PathLike
 from mrczio.errors import ConversionError, DataTypeError, OutputExistsError
-from mrczio.reader import StackReader
-from mrczio.registry import Registry
+from mrczio.registry import Registry, get_registry
 
-PACKED_MAX = 15
 Progress = Callable[[int], Any]
 
 
@@ -57,7 +55,9 @@ class FrameFitter:
         max_value: int | None,
         clip: bool,
         path: str,
+        what: str = "",
     ) -> None:
+        self.what = what
         self.source, self.target = np.dtype(source), np.dtype(target)
         self.max_value, self.clip, self.path = max_value, clip, path
         self.changed = 0
@@ -87,10 +87,12 @@ class FrameFitter:
 
     def _refusal(self, frame: np.ndarray, index: int, changed: int) -> str:
         low, high = (frame.real.min(), frame.real.max()) if frame.size else (0, 0)
-        target = f"4-bit (0..{self.max_value})" if self.max_value is not None else str(self.target)
+        target = self.what or str(self.target)
+        if self.max_value is not None:
+            target += f" (values 0..{self.max_value})"
         return (
             f"{self.path}: frame {index}: {changed} pixels cannot be stored as {target} exactly "
-            f"(values {low}..{high} in {self.source}); pass clip=True to round and clip them"
+            f"(data {low}..{high} in {self.source}); pass clip=True to round and clip them"
         )
 
 
@@ -100,22 +102,6 @@ def _same(fitted: np.ndarray, frame: np.ndarray) -> np.ndarray:
     if frame.dtype.kind in "fc" and fitted.dtype.kind in "fc":
         equal |= np.isnan(fitted) & np.isnan(frame)
     return np.asarray(equal)
-
-
-def _wants_packing(options: dict[str, Any]) -> bool:
-    return bool(options.get("packed4bit")) or options.get("mode") == 101
-
-
-def _carry_packing(reader: StackReader, target: FileFormat, options: dict[str, Any]) -> list[str]:
-    """Plain MRC to plain MRC keeps mode 101 unless the caller says otherwise."""
-    layout = getattr(reader, "layout", None)
-    if (
-        target.name == "mrc" and layout is not None and getattr(layout.mode, "code", None) == 101
-        and "packed4bit" not in options and "mode" not in options
-    ):  # fmt: skip
-        options["packed4bit"] = True
-        return ["kept 4-bit packing (mode 101)"]
-    return []
 
 
 def convert_file(
@@ -138,16 +124,14 @@ def convert_file(
     target = api.writer_format(dst, format, registry)
     report = ConversionReport(source=src, target=dst, format=target.name)
     with api.open(src, format=src_format, permissive=permissive, registry=registry) as reader:
-        merged = {**api.transfer_options(reader, target), **options}
-        report.notes += _carry_packing(reader, target, merged)
-        packing = _wants_packing(merged)
-        out_dtype = (
-            np.dtype(dtype)
-            if dtype is not None
-            else (np.dtype(np.uint8) if packing else reader.dtype)
-        )
+        carried = target.options_like(reader)
+        merged = {**carried, **options}
+        limits = target.storage_limits(reader.dtype, merged)
+        if limits != target.storage_limits(reader.dtype, options) and limits.note:
+            report.notes.append(f"kept {limits.note}")
+        out_dtype = np.dtype(dtype) if dtype is not None else limits.dtype
         fitter = FrameFitter(
-            reader.dtype, out_dtype, max_value=PACKED_MAX if packing else None, clip=clip, path=src
+            reader.dtype, out_dtype, max_value=limits.max_value, clip=clip, path=src, what=limits.note
         )
         report.source_dtype, report.target_dtype = str(reader.dtype), str(out_dtype)
         try:
@@ -169,6 +153,43 @@ def convert_file(
                     progress(1)
     report.changed_pixels = fitter.changed
     return report
+
+
+def convert(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    format: str | None = None,
+    src_format: str | None = None,
+    overwrite: bool = False,
+    permissive: bool = False,
+    registry: Registry | None = None,
+    progress: Progress | None = None,
+    dtype: Any = None,
+    clip: bool = False,
+    **options: Any,
+) -> ConversionReport:
+    """Copy ``src`` into ``dst`` frame by frame, in the format of ``dst``'s extension
+    (or ``format``), between any two registered formats.
+
+    Voxel size, metadata and whatever else the target format can carry of the source
+    (:meth:`mrczio.FileFormat.options_like`: header fields, extended header) are carried
+    over. Memory stays at a few frames. The input is never modified; replacing it
+    requires ``overwrite=True`` and happens atomically at the end.
+
+    The copy is lossless or refused: when the target cannot hold the data exactly (a
+    dtype it does not store, ``dtype=`` narrower than the values, values above 15 with
+    ``packed4bit=True``) a :class:`mrczio.ConversionError` names the file, the frame and
+    the pixel count. ``clip=True`` rounds and clips instead. Returns a
+    :class:`ConversionReport` (``changed_pixels``, ``frames``, ...). Other keywords are
+    write options of the target format. ``progress`` is called with 1 after every frame.
+    """
+    options = {k: v for k, v in options.items() if v is not None}
+    return convert_file(
+        os.fspath(src), os.fspath(dst), format=format, src_format=src_format, overwrite=overwrite,
+        permissive=permissive, registry=registry if registry is not None else get_registry(),
+        progress=progress, dtype=dtype, clip=clip, options=options,
+    )  # fmt: skip
 
 
 def batch_targets(sources: Sequence[str], output_dir: str, target: FileFormat) -> list[str]:
@@ -205,6 +226,6 @@ def convert_many(
     outputs = batch_targets(sources, output_dir, target)
     os.makedirs(output_dir, exist_ok=True)
     return [
-        api.convert(src, dst, format=target.name, registry=registry, progress=progress, **kwargs)
+        convert(src, dst, format=target.name, registry=registry, progress=progress, **kwargs)
         for src, dst in zip(sources, outputs, strict=True)
     ]

@@ -2,7 +2,8 @@
 
 A *frame* is one z-section of shape (ny, nx). ``reader[k]`` decodes only frame k,
 ``reader[a:b]`` only those frames, and iterating yields one frame at a time. Formats
-subclass :class:`StackReader` and implement :meth:`StackReader._read_frames`.
+subclass :class:`StackReader`, describe the file with a :class:`ReaderInfo` and implement
+:meth:`StackReader._read_frames`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import abc
 import operator
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from types import EllipsisType, TracebackType
 from typing import Any, NamedTuple, Self, TypeAlias
 
@@ -28,14 +30,19 @@ class VoxelSize(NamedTuple):
     z: float
 
 
-class StackReader(abc.ABC):
-    """A read-only, lazily decoded stack of frames.
+#: The voxel size of a file that does not record one.
+UNKNOWN_VOXEL_SIZE = VoxelSize(0.0, 0.0, 0.0)
 
-    Attributes set by the format: ``path``, ``format_name``, ``frame_shape`` (ny, nx),
-    ``n_frames``, ``dtype`` (native byte order), ``shape`` (the shape :meth:`read`
-    returns: (ny, nx) for a single image, else (n_frames, ny, nx) or a 4-D volume stack),
-    ``voxel_size``, ``header`` (a structured numpy scalar, or None for formats without
-    an MRC header), ``metadata`` (dict), ``extended_header`` (raw bytes) and ``exttyp``.
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    """What a format knows about an open file before decoding pixels.
+
+    A format builds one and passes it to :class:`StackReader`'s constructor; the reader
+    exposes each field as a read-only attribute. ``shape`` defaults to (ny, nx) for a
+    single frame and (n_frames, ny, nx) otherwise; formats with 4-D volume stacks pass
+    it explicitly. ``header`` is the raw MRC header (a structured numpy scalar) for
+    MRC-family files and ``None`` otherwise.
     """
 
     path: str
@@ -43,12 +50,87 @@ class StackReader(abc.ABC):
     frame_shape: tuple[int, int]
     n_frames: int
     dtype: np.dtype[Any]
-    shape: tuple[int, ...]
-    voxel_size: VoxelSize
-    header: np.ndarray | None
-    metadata: dict[str, Any]
-    extended_header: bytes
-    exttyp: bytes
+    shape: tuple[int, ...] = ()
+    voxel_size: VoxelSize = UNKNOWN_VOXEL_SIZE
+    header: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extended_header: bytes = b""
+    exttyp: bytes = b""
+
+    def __post_init__(self) -> None:
+        ny, nx = (int(n) for n in self.frame_shape)
+        object.__setattr__(self, "frame_shape", (ny, nx))
+        object.__setattr__(self, "dtype", np.dtype(self.dtype))
+        object.__setattr__(self, "voxel_size", VoxelSize(*(float(v) for v in self.voxel_size)))
+        if not self.shape:
+            default = (ny, nx) if self.n_frames == 1 else (self.n_frames, ny, nx)
+            object.__setattr__(self, "shape", default)
+
+
+class StackReader(abc.ABC):
+    """A read-only, lazily decoded stack of frames.
+
+    Formats subclass it, call ``super().__init__(ReaderInfo(...))`` once they know the
+    file, and implement :meth:`_read_frames` and :meth:`close`. ``shape`` is the shape
+    :meth:`read` returns: (ny, nx) for a single image, else (n_frames, ny, nx) or a 4-D
+    volume stack.
+    """
+
+    def __init__(self, info: ReaderInfo) -> None:
+        self.info = info
+
+    @property
+    def path(self) -> str:
+        return self.info.path
+
+    @property
+    def format_name(self) -> str:
+        return self.info.format_name
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        return self.info.frame_shape
+
+    @property
+    def n_frames(self) -> int:
+        return self.info.n_frames
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.info.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.info.shape
+
+    @property
+    def voxel_size(self) -> VoxelSize:
+        return self.info.voxel_size
+
+    @property
+    def header(self) -> np.ndarray | None:
+        return self.info.header
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.info.metadata
+
+    @property
+    def extended_header(self) -> bytes:
+        return self.info.extended_header
+
+    @property
+    def exttyp(self) -> bytes:
+        return self.info.exttyp
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary for ``mrczio info``; formats add their own details."""
+        return {
+            "path": self.path, "format": self.format_name, "shape": list(self.shape),
+            "frames": self.n_frames, "dtype": str(self.dtype), "voxel_size": list(self.voxel_size),
+            "metadata_keys": sorted(self.metadata),
+            "extended_header": {"exttyp": self.exttyp.decode("latin-1"), "bytes": len(self.extended_header)},
+        }  # fmt: skip
 
     @abc.abstractmethod
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:

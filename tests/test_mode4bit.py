@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mrczio_builtin.mode4bit import pack_nibbles, unpack_nibbles
+from mrczio_builtin.mrc.packed4bit import pack_nibbles, unpack_nibbles
 
 import mrczio
 from mrczio import header as mrc
@@ -136,7 +136,7 @@ def test_imod_label_alone_needs_a_k2_k3_size(tmp_path: Path) -> None:
     header = mrc.new_header("<")
     header["nx"], header["ny"], header["nz"], header["mode"] = 3838, 7420, 1, 0
     mrc.set_label(header, 0, "4 bits packed")
-    from mrczio_builtin.mode4bit import imod_mode0_packed
+    from mrczio_builtin.mrc.packed4bit import imod_mode0_packed
 
     assert imod_mode0_packed(header)
 

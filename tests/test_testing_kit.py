@@ -98,17 +98,14 @@ class NpyStackFormat(FileFormat):
 
 class NpyReader(StackReader):
     def __init__(self, path: str, drop: bool) -> None:
-        self.path, self.format_name = path, "npystack"
         try:
             stored = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise mrczio.FormatError(path, f"damaged: {exc}") from exc
         self._data = stored[..., :-1] if drop else stored
-        self.frame_shape = self._data.shape[1:]
-        self.n_frames, self.dtype = len(self._data), self._data.dtype
-        self.shape = self._data.shape if self.n_frames > 1 else self.frame_shape
-        self.voxel_size, self.header, self.metadata = mrczio.VoxelSize(0.0, 0.0, 0.0), None, {}
-        self.extended_header, self.exttyp = b"", b""
+        super().__init__(
+            mrczio.ReaderInfo(path, "npystack", self._data.shape[1:], len(self._data), self._data.dtype)
+        )
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
         out[...] = self._data[start:stop]
@@ -148,7 +145,8 @@ class NpyPlugin:
 
 
 def npy_registry(fmt: FileFormat) -> mrczio.Registry:
-    from mrczio_builtin import blosc_codecs, meta_json, modes, mrc, mrcz
+    from mrczio_builtin import blosc_codecs, meta_json
+    from mrczio_builtin.mrc import compressed as mrcz, modes, plain as mrc
 
     return mrczio.Registry.from_plugins([modes, mrc, mrcz, blosc_codecs, meta_json, NpyPlugin(fmt)])
 

@@ -167,7 +167,7 @@ def test_foreign_k2_packed_tiff_is_unpacked_by_size(tmp_path: Path) -> None:
     mrczio description decodes to 7676 x 7420 pixels, as IMOD and RELION do."""
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 16, size=(1, 7420, 7676), dtype=np.uint8)
-    from mrczio_builtin.mode4bit import pack_nibbles
+    from mrczio_builtin.mrc.packed4bit import pack_nibbles
 
     packed = pack_nibbles(pixels[:, ::-1]).reshape(1, 7420, 3838)
     tifffile.imwrite(tmp_path / "k2.tif", packed, photometric="minisblack", compression="lzw")

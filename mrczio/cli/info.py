@@ -7,8 +7,6 @@ import os
 import sys
 from typing import Any
 
-import numpy as np
-
 from mrczio import api
 from mrczio.cli.messages import cli_message
 from mrczio.cli.options import add_json_option
@@ -35,31 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe(path: str) -> dict[str, Any]:
-    """What ``mrczio info`` reports, as plain data."""
-    from mrczio.header import header_summary
-
+    """What ``mrczio info`` reports, as plain data: the format's own description of the
+    file (:meth:`mrczio.StackReader.describe`) plus its size on disk."""
     with api.open(path) as reader:
-        info: dict[str, Any] = {
-            "path": path,
-            "format": reader.format_name,
-            "shape": list(reader.shape),
-            "frames": len(reader),
-            "dtype": str(reader.dtype),
-            "voxel_size": list(reader.voxel_size),
-            "file_bytes": os.path.getsize(path),
-            "metadata_keys": sorted(reader.metadata),
-            "extended_header": {
-                "exttyp": reader.exttyp.decode("latin-1"),
-                "bytes": len(reader.extended_header),
-            },
-        }
-        if reader.header is not None:
-            info["header"] = header_summary(reader.header)
-        chunk_info = getattr(reader, "chunk_info", None)
-        if chunk_info is not None and len(reader):
-            info["first_chunk"] = chunk_info(0)
-            raw = len(reader) * int(np.prod(reader.frame_shape)) * reader.dtype.itemsize
-            info["compression_ratio"] = raw / max(sum(c for _, c in reader.chunk_spans()), 1)  # type: ignore[attr-defined]
+        info = reader.describe()
+    info["file_bytes"] = os.path.getsize(path)
     return info
 
 

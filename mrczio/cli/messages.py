@@ -74,10 +74,12 @@ REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unknown metadata serializer '([^']*)'", r"--metadata-format \1: unknown serializer"),
         (r"^unknown format '([^']*)'", r"--format \1: unknown format"),
         (r"^unknown correction filter '([^']*)'", r"--filters \1: unknown correction filter"),
-        (r"^level must be", "--level must be"),
-        (r"^filter must be", "--filter must be"),
-        (r"^chunk_format must be", "--chunk-format must be"),
-        (r"^blocksize and threads", "--blocksize and --threads"),
+        (r"^codec '[^']*': bad level=\S+: .* is not in 0\.\.9", "--level must be 0..9"),
+        (r"^codec '[^']*': bad (\w+)=(\S+): ", r"--codec-option \1=\2: "),
+        (r"^codec '[^']*': filter must be", "--filter must be"),
+        (r"^codec '[^']*': chunk_format must be", "--chunk-format must be"),
+        (r"^codec '[^']*': (\w+) must be", r"--codec-option \1 must be"),
+        (r"^threads must not be negative", "--threads must not be negative"),
         (
             r"no gain reference \(parameter 'gain' or metadata 'gain_reference'\)",
             (

@@ -24,6 +24,7 @@ from mrczio.cli.options import add_json_option, add_write_options, progress_want
 from mrczio.cli.output import emit_json, human_bytes, log
 from mrczio.cli.verify import VerificationError, verify_copy
 from mrczio.contracts import FileFormat
+from mrczio.conversion import convert
 from mrczio.errors import MrczioError, UnknownFormatError
 from mrczio.progress import Progress
 from mrczio.registry import Registry, get_registry
@@ -250,7 +251,7 @@ def _convert(
     bar = Progress(frames, os.path.basename(job.source), enabled=progress_wanted(args),
                    step_bytes=frame_bytes, clear=True)  # fmt: skip
     with bar:
-        report = api.convert(
+        report = convert(
             job.source, job.output, format=target, overwrite=args.overwrite, progress=bar, **options
         )
     WRITTEN.add(job.output)

@@ -15,7 +15,7 @@ Every built-in plugin passes the same classes (tests/test_testing_kit.py). Overr
 
     @pytest.fixture
     def registry(self):
-        return mrczio.Registry.from_plugins([mrczio_builtin.mrcz, my_plugin])
+        return mrczio.Registry.from_plugins([mrczio_builtin.mrc.compressed, my_plugin])
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import pytest
 
 import mrczio
 from mrczio.chunks import CHUNK_HEADER_SIZE
-from mrczio.contracts import CompressionSettings
 from mrczio.registry import Registry
 from mrczio.testing.asserts import assert_bit_exact
 from mrczio.testing.cases import ALL_DTYPES, FormatCase, format_cases, sample_stack
@@ -198,9 +197,7 @@ class CodecContract(_RegistryFixture):
     def test_chunk_round_trip(self, registry: Registry, dtype: str) -> None:
         codec = registry.codec(self.codec_name)
         frame = sample_stack(dtype, (37, 53), seed=3)
-        chunk = codec.encode(
-            np.ascontiguousarray(frame), CompressionSettings(codec=self.codec_name)
-        )
+        chunk = codec.encode(np.ascontiguousarray(frame))
         out = np.empty_like(frame)
         codec.decode_into(chunk, out)
         assert_bit_exact(out, frame, f"{self.codec_name} {dtype}")
@@ -208,9 +205,18 @@ class CodecContract(_RegistryFixture):
     def test_chunk_says_its_length(self, registry: Registry) -> None:
         codec = registry.codec(self.codec_name)
         frame = sample_stack("uint8", (64, 64), max_value=3)
-        chunk = bytes(codec.encode(frame, CompressionSettings(codec=self.codec_name)))
+        chunk = bytes(codec.encode(frame))
         assert len(chunk) >= CHUNK_HEADER_SIZE
         assert int.from_bytes(chunk[12:16], "little") == len(chunk)
+
+    def test_config_round_trip(self, registry: Registry) -> None:
+        codec = registry.codec(self.codec_name)
+        config = codec.get_config()
+        assert config["id"] == self.codec_name
+        rebuilt = type(codec).from_config(config)
+        assert rebuilt.get_config() == config
+        with pytest.raises(mrczio.OptionError):
+            codec.configured(no_such_parameter_xyz=1)
 
     def test_lookup_by_name_and_id(self, registry: Registry) -> None:
         codec = registry.codec(self.codec_name)

@@ -84,7 +84,7 @@ def _top_down(path: str, data: np.ndarray) -> np.ndarray:
 
 
 def _serialem_bytes(stack: np.ndarray) -> np.ndarray:
-    from mrczio_builtin.mode4bit import pack_nibbles
+    from mrczio_builtin.mrc.packed4bit import pack_nibbles
 
     return pack_nibbles(stack).reshape(stack.shape[0], stack.shape[1], -1)
 

@@ -12,20 +12,19 @@ codec code inside a blosc1 chunk.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any, ClassVar
+from types import ModuleType
+from typing import Any, ClassVar, Self
 
-import blosc
-import blosc2
 import numpy as np
 
 from mrczio.chunks import CHUNK_HEADER_SIZE, ChunkHeader
-from mrczio.contracts import CompressionSettings, FrameCodec
+from mrczio.contracts import CodecParameter, FrameCodec, integer_in
 from mrczio.errors import CodecError, MrczioWarning
 from mrczio.hookspecs import hookimpl
 
@@ -50,16 +49,30 @@ PLANE_BYTES = 1 << 17
 #: Bytes of the sample that ``filter="auto"`` compresses with each shuffle to choose one.
 TRIAL_BYTES = 1 << 19
 
-_SHUFFLES = {"none": blosc.NOSHUFFLE, "shuffle": blosc.SHUFFLE, "bitshuffle": blosc.BITSHUFFLE}
-_BLOSC2_FILTERS = {
-    "none": blosc2.Filter.NOFILTER,
-    "shuffle": blosc2.Filter.SHUFFLE,
-    "bitshuffle": blosc2.Filter.BITSHUFFLE,
-}
+#: blosc's shuffle codes (the same in python-blosc and python-blosc2).
+_SHUFFLES = {"none": 0, "shuffle": 1, "bitshuffle": 2}
 _EXPECTED_FORMAT = {"blosclz": 0, "lz4": 1, "lz4hc": 1, "zlib": 3, "zstd": 4}
 
-blosc2.set_releasegil(True)
-blosc.set_releasegil(True)  # lets a writer compress several frames at once in helper threads
+
+
+@functools.cache
+def _blosc() -> ModuleType:
+    """python-blosc, imported on first compression (reading plain MRC never needs it)."""
+    import blosc
+
+    blosc.set_releasegil(True)  # lets a writer compress several frames at once in helper threads
+    module: ModuleType = blosc
+    return module
+
+
+@functools.cache
+def _blosc2() -> ModuleType:
+    """python-blosc2, imported on first use: it decodes every chunk and writes blosc2 ones."""
+    import blosc2
+
+    blosc2.set_releasegil(True)
+    module: ModuleType = blosc2
+    return module
 
 
 _environment_lock = threading.Lock()
@@ -124,17 +137,6 @@ def choose_filter(frame: np.ndarray, requested: str, cname: str = "zstd", level:
     return min(sizes, key=lambda name: (sizes[name], name))
 
 
-def resolve_settings(frame: np.ndarray, settings: CompressionSettings, cname: str = "zstd") -> CompressionSettings:
-    """``settings`` with ``filter="auto"`` and ``blocksize=0`` replaced by concrete values.
-
-    Writers call this once, on the first frame, so a whole file uses one filter and
-    the trial compression is not repeated for every frame.
-    """
-    shuffle = choose_filter(frame, settings.filter, cname, settings.level)
-    blocksize = settings.blocksize or auto_blocksize(shuffle, frame.dtype.itemsize)
-    return replace(settings, filter=shuffle, blocksize=blocksize)  # type: ignore[arg-type]
-
-
 class _GlobalSettingsGate:
     """Lets python-blosc calls with the same (threads, blocksize) run concurrently.
 
@@ -155,6 +157,7 @@ class _GlobalSettingsGate:
         with self._condition:
             self._condition.wait_for(lambda: self._active == 0 or self._current == wanted)
             if self._current != wanted:
+                blosc = _blosc()
                 previous = blosc.set_nthreads(threads)
                 if self._current is None:
                     self._saved_threads = previous
@@ -167,8 +170,8 @@ class _GlobalSettingsGate:
             with self._condition:
                 self._active -= 1
                 if self._active == 0:  # leave python-blosc as other users set it
-                    blosc.set_blocksize(0)
-                    blosc.set_nthreads(self._saved_threads)
+                    _blosc().set_blocksize(0)
+                    _blosc().set_nthreads(self._saved_threads)
                     self._current = None
                 self._condition.notify_all()
 
@@ -182,43 +185,69 @@ def _blosc1_compress(
     """One blosc1 chunk made by python-blosc (GIL released, see :class:`_GlobalSettingsGate`)."""
     address = frame.__array_interface__["data"][0]
     with _without_blosc_environment(), _gate.use(threads, blocksize):
-        chunk: bytes = blosc.compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
+        chunk: bytes = _blosc().compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
     return chunk
+
+
+def _non_negative(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must not be negative")
+    return number
+
+
+BLOSC_PARAMETERS: dict[str, CodecParameter] = {
+    "level": CodecParameter(1, integer_in(0, 9), "compression level 0..9"),
+    "filter": CodecParameter(
+        "auto", lambda v: str(v).lower(), "shuffle filter; auto picks one by a trial on the first frame",
+        choices=("auto", "bitshuffle", "shuffle", "none"),
+    ),
+    "blocksize": CodecParameter(0, _non_negative, "blosc block size in bytes; 0 chooses by filter"),
+    "chunk_format": CodecParameter(
+        "blosc1", lambda v: str(v).lower(), "blosc1 (read by every MRCZ reader) or blosc2 chunks",
+        choices=("blosc1", "blosc2"),
+    ),
+}  # fmt: skip
 
 
 class BloscCodec(FrameCodec):
     """One blosc compressor. Any instance decodes any blosc chunk."""
 
     cname: ClassVar[str]
+    parameters = BLOSC_PARAMETERS
 
-    def encode(self, frame: np.ndarray, settings: CompressionSettings) -> bytes:
+    def encode(self, frame: np.ndarray, *, threads: int = 1) -> bytes:
         if frame.nbytes >= (1 << 31) - 64:
             raise CodecError(f"a frame of {frame.nbytes} bytes exceeds blosc's 2 GiB chunk limit")
-        settings = self.tune(frame, settings)
-        if settings.chunk_format == "blosc2":
-            chunk = self._encode_blosc2(frame, settings)
+        tuned = self.tune(frame).config
+        threads = threads or (os.cpu_count() or 1)
+        if tuned["chunk_format"] == "blosc2":
+            chunk = self._encode_blosc2(frame, tuned, threads)
         else:
             chunk = _blosc1_compress(
-                frame, settings.level, settings.filter, self.cname,
-                threads=settings.resolved_threads(), blocksize=settings.blocksize,
+                frame, tuned["level"], tuned["filter"], self.cname,
+                threads=threads, blocksize=tuned["blocksize"],
             )  # fmt: skip
         self._check_codec(chunk)
         return chunk
 
-    def tune(self, frame: np.ndarray, settings: CompressionSettings) -> CompressionSettings:
+    def tune(self, frame: np.ndarray) -> Self:
         """Resolve ``filter="auto"`` and ``blocksize=0`` for frames like ``frame``."""
-        if settings.filter != "auto" and settings.blocksize > 0:
-            return settings
-        return resolve_settings(frame, settings, self.cname)
+        if self.config["filter"] != "auto" and self.config["blocksize"] > 0:
+            return self
+        shuffle = choose_filter(frame, self.config["filter"], self.cname, self.config["level"])
+        blocksize = self.config["blocksize"] or auto_blocksize(shuffle, frame.dtype.itemsize)
+        return self.configured(filter=shuffle, blocksize=blocksize)
 
-    def _encode_blosc2(self, frame: np.ndarray, settings: CompressionSettings) -> bytes:
+    def _encode_blosc2(self, frame: np.ndarray, config: dict[str, Any], threads: int) -> bytes:
+        blosc2 = _blosc2()
         cparams = blosc2.CParams(
             codec=blosc2.Codec[self.cname.upper()],
-            clevel=settings.level,
+            clevel=config["level"],
             typesize=frame.dtype.itemsize,
-            nthreads=settings.resolved_threads(),
-            blocksize=settings.blocksize,
-            filters=[_BLOSC2_FILTERS[settings.filter]],
+            nthreads=threads,
+            blocksize=config["blocksize"],
+            filters=[blosc2.Filter(_SHUFFLES[config["filter"]])],
             filters_meta=[0],
         )
         with _without_blosc_environment():
@@ -233,15 +262,15 @@ class BloscCodec(FrameCodec):
                 f"blosc wrote a {header.codec_format} chunk although {self.name} was requested"
             )
 
-    def decode_into(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
-        decode_blosc_chunk(chunk, out)
+    def decode_into(self, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
+        decode_blosc_chunk(chunk, out, threads)
 
     def describe(self, chunk: bytes | memoryview) -> dict[str, Any]:
         header = ChunkHeader.parse(chunk)
         return {
             "codec": header.codec_format,
             "chunk_format": f"blosc{header.blosc_format}",
-            "filter": header.shuffle if header.blosc_format == 1 else "see blosc2 header",
+            "filter": header.shuffle if header.blosc_format == 1 else "(blosc2 pipeline)",
             "blocksize": header.blocksize,
             "typesize": header.typesize,
         }
@@ -250,12 +279,14 @@ class BloscCodec(FrameCodec):
 def decode_blosc_chunk(chunk: bytes | memoryview, out: np.ndarray, threads: int = 0) -> None:
     """Decode a blosc1 or blosc2 chunk into ``out`` after checking its declared size."""
     header = ChunkHeader.parse(chunk)
+    if not header.is_blosc:
+        raise CodecError(f"chunk is not a blosc chunk (version byte {header.version})")
     if header.nbytes != out.nbytes:
         raise CodecError(f"chunk decodes to {header.nbytes} bytes, expected {out.nbytes}")
     if len(chunk) < max(header.cbytes, CHUNK_HEADER_SIZE):
         raise CodecError(f"chunk is {len(chunk)} bytes but declares {header.cbytes}")
     try:
-        blosc2.decompress2(chunk, dst=out, nthreads=threads or (os.cpu_count() or 1))
+        _blosc2().decompress2(chunk, dst=out, nthreads=threads or (os.cpu_count() or 1))
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CodecError(f"blosc could not decode the chunk: {exc}") from exc
 

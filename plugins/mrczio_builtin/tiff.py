@@ -32,16 +32,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import tifffile
 
-from mrczio.contracts import FileFormat, WriteRequest
+from mrczio.contracts import FileFormat, StorageLimits, WriteRequest
 from mrczio.errors import CodecError, ConversionError, FormatError, MrczioError, OptionError
 from mrczio.fileio import AtomicFile
 from mrczio.hookspecs import hookimpl
-from mrczio.reader import StackReader, VoxelSize
+from mrczio.reader import ReaderInfo, StackReader, VoxelSize
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-from mrczio_builtin.mode4bit import IMOD_PACKED_SIZES, Packed4BitMode, pack_nibbles, unpack_nibbles
+from mrczio_builtin.mrc.packed4bit import (
+    IMOD_PACKED_SIZES,
+    MAX_4BIT,
+    Packed4BitMode,
+    pack_nibbles,
+    unpack_nibbles,
+)
 
 TIFF_MAGICS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 DESCRIPTION_KEY = "mrczio"
@@ -49,10 +54,11 @@ ANGSTROM_PER_CM = 1e8
 ANGSTROM_PER_INCH = 2.54e8
 CLASSIC_LIMIT = 2**32 - 2**25  # leave room for IFDs below the 4 GiB offset limit
 COMPRESSIONS: dict[str, Any] = {
-    "lzw": tifffile.COMPRESSION.LZW,
-    "deflate": tifffile.COMPRESSION.ADOBE_DEFLATE,
-    "zlib": tifffile.COMPRESSION.ADOBE_DEFLATE,
-    "zstd": tifffile.COMPRESSION.ZSTD,
+    # TIFF Compression tag values (tifffile.COMPRESSION), so tifffile loads only when used.
+    "lzw": 5,
+    "deflate": 8,
+    "zlib": 8,
+    "zstd": 50000,
     "none": None,
 }
 WRITE_OPTIONS = frozenset({
@@ -84,26 +90,26 @@ class TiffReader(StackReader):
     """Pages of a TIFF as frames; decodes a page only when it is asked for."""
 
     def __init__(self, path: str, *, permissive: bool = False) -> None:
-        self.path = path
-        self.format_name = "tiff"
+        import tifffile  # imported here: most reads never touch TIFF
+
         try:
             self._tif = tifffile.TiffFile(path)
         except (tifffile.TiffFileError, ValueError, OSError) as exc:
             raise FormatError(path, f"not a readable TIFF: {exc}") from exc
         try:
-            self._describe()
+            super().__init__(self._describe(path))
         except BaseException:
             self._tif.close()
             raise
 
-    def _describe(self) -> None:
+    def _describe(self, path: str) -> ReaderInfo:
         pages = self._tif.pages
         if len(pages) == 0:
-            raise FormatError(self.path, "TIFF contains no pages")
+            raise FormatError(path, "TIFF contains no pages")
         first = pages.first
         if first.samplesperpixel != 1 or len(first.shape) != 2:
             raise FormatError(
-                self.path,
+                path,
                 f"pages of shape {first.shape} with {first.samplesperpixel} samples are not grey frames",
             )
         info = self._own_description(first)
@@ -114,15 +120,11 @@ class TiffReader(StackReader):
         ny, nx = self._page_shape
         if self._packing == "serialem":
             nx = int(info.get("width", 2 * nx))
-        self.frame_shape = (ny, nx)
-        self.dtype = np.dtype(np.uint8) if self._packing else self._page_dtype
-        self.n_frames = len(pages)
-        self.shape = (ny, nx) if self.n_frames == 1 else (self.n_frames, ny, nx)
-        self.voxel_size = self._voxel_size(first, info)
-        self.metadata = dict(info.get("metadata", {}))
-        self.header = None
-        self.extended_header = b""
-        self.exttyp = b""
+        return ReaderInfo(
+            path=path, format_name="tiff", frame_shape=(ny, nx),
+            dtype=np.dtype(np.uint8) if self._packing else self._page_dtype, n_frames=len(pages),
+            voxel_size=self._voxel_size(first, info), metadata=dict(info.get("metadata", {})),
+        )  # fmt: skip
 
     def _own_description(self, page: Any) -> dict[str, Any]:
         """The ``mrczio`` block of a description this module wrote, else {}."""
@@ -211,6 +213,8 @@ class TiffStackWriter(StackWriter):
             fsync=bool(options.get("fsync", False)),
         )
         try:
+            import tifffile
+
             self._tiff = tifffile.TiffWriter(self._file.file, bigtiff=_wants_bigtiff(request))
         except BaseException:
             self._file.abort()
@@ -364,6 +368,11 @@ class TiffFormat(FileFormat):
 
     def write_options(self) -> list[str]:
         return sorted(WRITE_OPTIONS)
+
+    def storage_limits(self, dtype: np.dtype[Any], options: Mapping[str, Any]) -> StorageLimits:
+        if options.get("packed4bit"):
+            return StorageLimits(np.dtype(np.uint8), MAX_4BIT, "4-bit packing")
+        return StorageLimits(np.dtype(dtype))
 
 
 @hookimpl

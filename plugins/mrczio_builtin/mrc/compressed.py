@@ -1,9 +1,10 @@
 """MRCZ: an MRC2014 header followed by one compressed chunk per frame.
 
-Reading walks the 16-byte chunk headers once at open (one small read per frame), so
-``reader[k]`` decodes frame k alone (on all of blosc's threads). Several frames decode in
-parallel, one per helper thread, each reading its chunk into a reused buffer and
-decoding it straight into the output array.
+Opening finds every frame's chunk (:mod:`.chunk_index`), so ``reader[k]`` decodes frame
+k alone (with all of the codec's threads). Several frames decode in parallel, one per
+helper thread, each reading its chunk into a reused buffer and decoding it straight into
+the output array. Every chunk is decoded by the codec the registry holds for the file's
+compressor id (``MODE // 1000``).
 """
 
 from __future__ import annotations
@@ -12,32 +13,25 @@ import mmap
 import os
 import threading
 from collections import deque
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 
-from mrczio.chunks import CHUNK_HEADER_SIZE, FRAMED_VERSION, ChunkHeader
-from mrczio.contracts import FileFormat, FrameCodec, WriteRequest
-from mrczio.errors import FormatError, TruncatedFileError, UnknownCodecError
+from mrczio.contracts import FrameCodec, WriteRequest
+from mrczio.errors import CodecError, FormatError, UnknownCodecError
 from mrczio.fileio import PositionalFile
 from mrczio.hookspecs import hookimpl
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-from mrczio_builtin.blosc_codecs import decode_blosc_chunk
-from mrczio_builtin.mrc import MrcLayoutReader, claim_mrc_header
-from mrczio_builtin.mrc_layout import MrcLayout, complain, read_layout
-from mrczio_builtin.mrc_writer import (
-    COMMON_OPTIONS,
-    MrcFamilyWriter,
-    check_options,
-    compression_settings,
-    validate_settings,
-)
-
-COMPRESSION_OPTIONS = frozenset({"codec", "level", "filter", "blocksize", "threads", "chunk_format"})
+from mrczio_builtin.mrc.chunk_index import walk_chunks
+from mrczio_builtin.mrc.codec_options import WRITER_CODEC_OPTIONS, codec_from_options
+from mrczio_builtin.mrc.family import MrcFamilyFormat
+from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
+from mrczio_builtin.mrc.layout import MrcLayout, claim_mrc_header, read_layout
+from mrczio_builtin.mrc.reader_base import MrcLayoutReader
+from mrczio_builtin.mrc.writer import MrcFamilyWriter
 
 
 class MrczReader(MrcLayoutReader):
@@ -51,50 +45,22 @@ class MrczReader(MrcLayoutReader):
         self._buffers = threading.local()
         try:
             layout = read_layout(self._file, registry, permissive=permissive)
-            self._chunks = self._walk_chunks(layout, permissive)
+            self._codec = self._codec_for(layout, registry)
+            self._chunks = walk_chunks(self._file, layout, permissive=permissive)
             self._adopt(layout, "mrcz", len(self._chunks))
-            self._codec = self._codec_for(layout)
         except BaseException:
             self._file.close()
             raise
 
-    # -- the chunk chain -------------------------------------------------------------
-
-    def _walk_chunks(self, layout: MrcLayout, permissive: bool) -> list[tuple[int, int]]:
-        """(offset, length) of every frame's chunk, checked against the file size."""
-        if layout.compressor_id == 0:
-            raise FormatError(layout.path, "is not compressed; read it as plain MRC")
-        chunks: list[tuple[int, int]] = []
-        position = layout.data_offset
-        for k in range(layout.nz):
-            problem = self._chunk_problem(layout, position)
-            if problem:
-                complain(layout.path, f"frame {k} of {layout.nz}: {problem}", permissive, TruncatedFileError)
-                break
-            length = ChunkHeader.parse(self._file.read_at(position, CHUNK_HEADER_SIZE)).cbytes
-            chunks.append((position, length))
-            position += length
-        return chunks
-
-    def _chunk_problem(self, layout: MrcLayout, position: int) -> str | None:
-        if position + CHUNK_HEADER_SIZE > layout.data_limit:
-            return f"chunk header at byte {position} is past the end of the data"
-        header = ChunkHeader.parse(self._file.read_at(position, CHUNK_HEADER_SIZE, what="chunk header"))
-        return header.problem(layout.section_nbytes, layout.data_limit - position)
-
-    def _codec_for(self, layout: MrcLayout) -> FrameCodec | None:
-        """The registered codec for framed (non-blosc) chunks; blosc chunks need none."""
-        if not self._chunks:
-            return None
-        first = ChunkHeader.parse(self._file.read_at(self._chunks[0][0], CHUNK_HEADER_SIZE))
-        if first.version != FRAMED_VERSION:
-            return None
-        codec = self._registry.codec_for_id(layout.compressor_id)
+    @staticmethod
+    def _codec_for(layout: MrcLayout, registry: Registry) -> FrameCodec:
+        """The registered codec for the file's compressor id."""
+        codec = registry.codec_for_id(layout.compressor_id)
         if codec is None:
             raise UnknownCodecError(
                 layout.compressor_id,
-                f"{layout.path}: chunks use compressor id {layout.compressor_id}, "
-                f"which no installed codec plugin provides",
+                f"{layout.path}: chunks use compressor id {layout.compressor_id} (MODE "
+                f"{int(layout.header['mode'])}), which no installed codec plugin provides",
             )
         return codec
 
@@ -107,15 +73,7 @@ class MrczReader(MrcLayoutReader):
         offset, length = self._chunks[self._check_index(k)]
         chunk = self._file.read_at(offset, min(length, 64), what="chunk header")
         info: dict[str, Any] = {"offset": offset, "cbytes": length}
-        header = ChunkHeader.parse(chunk)
-        if header.is_blosc:
-            info.update({
-                "codec": header.codec_format, "chunk_format": f"blosc{header.blosc_format}",
-                "filter": header.shuffle if header.blosc_format == 1 else "(blosc2 pipeline)",
-                "blocksize": header.blocksize, "typesize": header.typesize,
-            })  # fmt: skip
-        elif self._codec is not None:
-            info.update(self._codec.describe(chunk))
+        info.update(self._codec.describe(chunk))
         return info
 
     # -- decoding --------------------------------------------------------------------
@@ -131,22 +89,19 @@ class MrczReader(MrcLayoutReader):
         return view
 
     def _decode(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
-        # Helper threads decode one frame each on one blosc thread; the caller's thread
-        # (a single frame) uses all of them.
-        threads = getattr(self._buffers, "blosc_threads", self._threads)
+        # Helper threads decode one frame each on one codec thread; the caller's thread
+        # (a single frame) lets the codec use all of them.
+        threads = getattr(self._buffers, "codec_threads", self._threads)
         try:
-            if self._codec is not None:
-                self._codec.decode_into(chunk, out)
-            else:
-                decode_blosc_chunk(chunk, out, threads)
+            self._codec.decode_into(chunk, out, threads=threads)
         except FormatError:
             raise
         except Exception as exc:
-            raise FormatError(self.path, f"frame chunk could not be decoded: {exc}") from exc
+            raise CodecError(f"{self.path}: frame chunk could not be decoded: {exc}") from exc
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
-        """Decode frames in parallel, one frame per helper thread with one blosc thread
-        each; a single frame is decoded alone with all of blosc's threads."""
+        """Decode frames in parallel, one frame per helper thread with one codec thread
+        each; a single frame is decoded alone with all of the codec's threads."""
         workers = self._threads or (os.cpu_count() or 1)
         if stop - start == 1 or workers == 1:
             for k in range(start, stop):
@@ -179,7 +134,7 @@ class MrczReader(MrcLayoutReader):
         return out
 
     def _read_and_decode(self, k: int, out: np.ndarray) -> None:
-        self._buffers.blosc_threads = 1
+        self._buffers.codec_threads = 1
         self._decode_frame(self._read_chunk_reusing(k), out)
 
     def _helpers(self, workers: int) -> ThreadPoolExecutor:
@@ -197,13 +152,21 @@ class MrczReader(MrcLayoutReader):
         self._decode(chunk, out)
         self._to_native(out)
 
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        if self._chunks:
+            info["first_chunk"] = self.chunk_info(0)
+            raw = self.n_frames * self.layout.section_nbytes
+            info["compression_ratio"] = raw / max(sum(length for _, length in self._chunks), 1)
+        return info
+
     def close(self) -> None:
         if self._prefetcher is not None:
             self._prefetcher.shutdown(wait=True)
         self._file.close()
 
 
-class MrczFormat(FileFormat):
+class MrczFormat(MrcFamilyFormat):
     name = "mrcz"
     extensions = (".mrcz",)
     description = "MRCZ: MRC2014 with one blosc-compressed chunk per frame (python-mrcz compatible)"
@@ -215,21 +178,12 @@ class MrczFormat(FileFormat):
         return MrczReader(path, registry, permissive=permissive)
 
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
-        check_options(self.name, request.options, COMMON_OPTIONS | COMPRESSION_OPTIONS)
-        settings = compression_settings(request.options)
-        if settings.codec == "none":
-            return MrcFamilyWriter(request, registry, codec=None, settings=None)
-        validate_settings(settings)
-        codec = registry.codec(settings.codec)
-        return MrcFamilyWriter(request, registry, codec=codec, settings=settings)
-
-    def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
-        from mrczio_builtin.mrc_append import MrcAppender
-
-        return MrcAppender(path, registry, dict(options))
+        codec, rest = codec_from_options(registry, request.options, COMMON_OPTIONS)
+        check_options(self.name, rest, COMMON_OPTIONS | WRITER_CODEC_OPTIONS, codec)
+        return MrcFamilyWriter(request, registry, codec=codec)
 
     def write_options(self) -> list[str]:
-        return sorted(COMMON_OPTIONS | COMPRESSION_OPTIONS)
+        return sorted(COMMON_OPTIONS | WRITER_CODEC_OPTIONS)
 
 
 @hookimpl

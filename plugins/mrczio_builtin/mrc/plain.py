@@ -2,59 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from mrczio import header as mrc
-from mrczio.contracts import FileFormat, WriteRequest
-from mrczio.errors import FormatError, MrczioError, TruncatedFileError
+from mrczio.contracts import WriteRequest
+from mrczio.errors import FormatError, TruncatedFileError
 from mrczio.fileio import PositionalFile
 from mrczio.hookspecs import hookimpl
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-from mrczio_builtin.mrc_layout import MrcLayout, complain, read_layout
-from mrczio_builtin.mrc_writer import COMMON_OPTIONS, MrcFamilyWriter, check_options
-
-
-def claim_mrc_header(head: bytes, compressed: bool) -> float:
-    """Confidence that ``head`` is an MRC header with (or without) an MRCZ compressor."""
-    if len(head) < mrc.HEADER_SIZE:
-        return 0.0
-    try:
-        header = mrc.parse_header(head, "<claim>")
-    except MrczioError:
-        return 0.0
-    if (mrc.split_mode(header)[0] > 0) != compressed:
-        return 0.0
-    has_map = bytes(header["map"])[:3] == b"MAP"
-    if not has_map and all(int(header[k]) == 0 for k in ("nx", "ny", "nz")):
-        return 0.0  # no MAP and no sizes: a block of zeros, not an MRC header
-    return 0.9 if has_map else 0.5
-
-
-class MrcLayoutReader(StackReader):
-    """Fields every MRC-family reader fills from its :class:`MrcLayout`."""
-
-    def _adopt(self, layout: MrcLayout, format_name: str, n_frames: int) -> None:
-        self.path = layout.path
-        self.format_name = format_name
-        self.layout = layout
-        self.frame_shape = layout.frame_shape
-        self.n_frames = n_frames
-        self.dtype = layout.dtype
-        self.shape = layout.data_shape(n_frames)
-        self.voxel_size = layout.voxel_size
-        self.header = layout.header
-        self.metadata = layout.metadata
-        self.extended_header = layout.extended_header
-        self.exttyp = layout.exttyp
-
-    def _to_native(self, out: np.ndarray) -> None:
-        if self.layout.byteorder != ("<" if np.little_endian else ">") and out.dtype.itemsize > 1:
-            out.byteswap(inplace=True)
+from mrczio_builtin.mrc.family import MrcFamilyFormat
+from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
+from mrczio_builtin.mrc.layout import MrcLayout, claim_mrc_header, read_layout
+from mrczio_builtin.mrc.problems import complain
+from mrczio_builtin.mrc.reader_base import MrcLayoutReader
+from mrczio_builtin.mrc.writer import MrcFamilyWriter
 
 
 class MrcReader(MrcLayoutReader):
@@ -104,8 +68,9 @@ class MrcReader(MrcLayoutReader):
         self._file.close()
 
 
-class MrcFormat(FileFormat):
+class MrcFormat(MrcFamilyFormat):
     name = "mrc"
+    keeps_packing = True
     extensions = (".mrc", ".mrcs", ".map", ".st", ".ali", ".rec", ".ccp4")
     description = "MRC2014 (uncompressed), as mrcfile, IMOD, RELION and CCP4 read it"
 
@@ -117,12 +82,7 @@ class MrcFormat(FileFormat):
 
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
         check_options(self.name, request.options, COMMON_OPTIONS)
-        return MrcFamilyWriter(request, registry, codec=None, settings=None)
-
-    def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
-        from mrczio_builtin.mrc_append import MrcAppender
-
-        return MrcAppender(path, registry, dict(options))
+        return MrcFamilyWriter(request, registry, codec=None)
 
     def write_options(self) -> list[str]:
         return sorted(COMMON_OPTIONS)

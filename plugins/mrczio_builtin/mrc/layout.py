@@ -5,17 +5,11 @@ where data starts and may end, decoded metadata) after checking every size again
 real file size, so a lying header raises instead of allocating.
 
 Metadata lives either in the extended header (EXTTYP names the serializer, as
-python-mrcz does with ``json``) or in a footer after the data, laid out as::
-
-    payload | exttyp (4 bytes) | payload length (uint64 LE) | b"MRCZMETA"
-
-The footer is used when asked for, or when the extended header already holds something
-else (an FEI1 or SERI block being preserved).
+python-mrcz does with ``json``) or in the footer after the data (:mod:`.footer`).
 """
 
 from __future__ import annotations
 
-import struct
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -23,15 +17,20 @@ from typing import Any
 import numpy as np
 
 from mrczio import header as mrc
+from mrczio.byte_source import ByteSource
 from mrczio.contracts import MetadataSerializer, PixelMode
-from mrczio.errors import FormatError, MetadataError, PermissiveReadWarning, TruncatedFileError
-from mrczio.fileio import PositionalFile
+from mrczio.errors import (
+    FormatError,
+    MetadataError,
+    MrczioError,
+    PermissiveReadWarning,
+    TruncatedFileError,
+)
 from mrczio.reader import VoxelSize
 from mrczio.registry import Registry
-from mrczio_builtin.mode4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
-
-FOOTER_MAGIC = b"MRCZMETA"
-FOOTER_TRAILER = struct.Struct("<4sQ8s")
+from mrczio_builtin.mrc.footer import read_footer
+from mrczio_builtin.mrc.packed4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
+from mrczio_builtin.mrc.problems import complain
 
 
 @dataclass
@@ -76,14 +75,7 @@ class MrcLayout:
         return (n_frames, self.ny, self.nx)
 
 
-def complain(path: str, message: str, permissive: bool, error: type[FormatError] = FormatError) -> None:
-    """Raise ``error`` or, in permissive mode, warn and carry on."""
-    if not permissive:
-        raise error(path, message)
-    warnings.warn(f"{path}: {message}", PermissiveReadWarning, stacklevel=3)
-
-
-def read_layout(source: PositionalFile, registry: Registry, *, permissive: bool) -> MrcLayout:
+def read_layout(source: ByteSource, registry: Registry, *, permissive: bool) -> MrcLayout:
     path = source.path
     header = mrc.parse_header(source.read_at(0, min(source.size, mrc.HEADER_SIZE), what="header"), path)
     _check_header_basics(path, header, permissive)
@@ -120,7 +112,7 @@ def _check_header_basics(path: str, header: np.ndarray, permissive: bool) -> Non
 
 
 def _read_metadata(
-    source: PositionalFile,
+    source: ByteSource,
     registry: Registry,
     extended: bytes,
     exttyp: bytes,
@@ -128,7 +120,7 @@ def _read_metadata(
     permissive: bool,
 ) -> tuple[dict[str, Any], str | None, int]:
     """(metadata, where it was found, end of the data region)."""
-    footer = _read_footer(source, registry, data_offset, permissive)
+    footer = read_footer(source, registry, data_offset, permissive)
     if footer is not None:
         serializer, payload, footer_start = footer
         return _decode(source.path, serializer, payload, permissive), "footer", footer_start
@@ -136,26 +128,6 @@ def _read_metadata(
     if in_header is not None:
         return _decode(source.path, in_header, extended, permissive), "extended", source.size
     return {}, None, source.size
-
-
-def _read_footer(
-    source: PositionalFile, registry: Registry, data_offset: int, permissive: bool
-) -> tuple[MetadataSerializer, bytes, int] | None:
-    if source.size < data_offset + FOOTER_TRAILER.size:
-        return None
-    trailer = source.read_at(source.size - FOOTER_TRAILER.size, FOOTER_TRAILER.size, what="footer")
-    exttyp, length, magic = FOOTER_TRAILER.unpack(trailer)
-    if magic != FOOTER_MAGIC:
-        return None
-    start = source.size - FOOTER_TRAILER.size - length
-    if length > source.size or start < data_offset:
-        complain(source.path, f"metadata footer claims {length} bytes, more than the file holds", permissive)
-        return None
-    serializer = registry.serializer_for_exttyp(exttyp)
-    if serializer is None:
-        complain(source.path, f"metadata footer has unknown type {exttyp!r}", permissive)
-        return None
-    return serializer, source.read_at(start, length, what="metadata footer"), start
 
 
 def _decode(path: str, serializer: MetadataSerializer, payload: bytes, permissive: bool) -> dict[str, Any]:
@@ -168,5 +140,17 @@ def _decode(path: str, serializer: MetadataSerializer, payload: bytes, permissiv
         return {}
 
 
-def footer_bytes(serializer: MetadataSerializer, payload: bytes) -> bytes:
-    return payload + FOOTER_TRAILER.pack(serializer.exttyp, len(payload), FOOTER_MAGIC)
+def claim_mrc_header(head: bytes, compressed: bool) -> float:
+    """Confidence that ``head`` is an MRC header with (or without) an MRCZ compressor."""
+    if len(head) < mrc.HEADER_SIZE:
+        return 0.0
+    try:
+        header = mrc.parse_header(head, "<claim>")
+    except MrczioError:
+        return 0.0
+    if (mrc.split_mode(header)[0] > 0) != compressed:
+        return 0.0
+    has_map = bytes(header["map"])[:3] == b"MAP"
+    if not has_map and all(int(header[k]) == 0 for k in ("nx", "ny", "nz")):
+        return 0.0  # no MAP and no sizes: a block of zeros, not an MRC header
+    return 0.9 if has_map else 0.5

@@ -1,0 +1,49 @@
+"""Where each frame's chunk of an MRCZ file starts and how long it is.
+
+The chunks follow the extended header back to back; each begins with a 16-byte header
+whose last word is the chunk's length (:mod:`mrczio.chunks`), so the index is found by
+walking from chunk to chunk, one small read per frame, checking every length against the
+data region before trusting it.
+"""
+
+from __future__ import annotations
+
+from mrczio.byte_source import ByteSource
+from mrczio.chunks import CHUNK_HEADER_SIZE, ChunkHeader
+from mrczio.errors import FormatError, TruncatedFileError
+from mrczio_builtin.mrc.layout import MrcLayout
+from mrczio_builtin.mrc.problems import complain
+
+Span = tuple[int, int]
+
+
+def walk_chunks(source: ByteSource, layout: MrcLayout, *, permissive: bool) -> list[Span]:
+    """(offset, length) of every frame's chunk, in frame order.
+
+    A chunk that is damaged or runs past the data region ends the walk: an error, or in
+    permissive mode a warning and the frames before it.
+    """
+    if layout.compressor_id == 0:
+        raise FormatError(layout.path, "is not compressed; read it as plain MRC")
+    spans: list[Span] = []
+    position = layout.data_offset
+    for k in range(layout.nz):
+        header, problem = _chunk_at(source, layout, position)
+        if header is None or problem:
+            complain(layout.path, f"frame {k} of {layout.nz}: {problem}", permissive, TruncatedFileError)
+            break
+        spans.append((position, header.cbytes))
+        position += header.cbytes
+    return spans
+
+
+def _chunk_at(source: ByteSource, layout: MrcLayout, position: int) -> tuple[ChunkHeader | None, str | None]:
+    if position + CHUNK_HEADER_SIZE > layout.data_limit:
+        return None, f"chunk header at byte {position} is past the end of the data"
+    header = ChunkHeader.parse(source.read_at(position, CHUNK_HEADER_SIZE, what="chunk header"))
+    return header, header.problem(layout.section_nbytes, layout.data_limit - position)
+
+
+def data_end(layout: MrcLayout, spans: list[Span]) -> int:
+    """The byte offset just after the last frame's chunk."""
+    return spans[-1][0] + spans[-1][1] if spans else layout.data_offset
