@@ -13,6 +13,7 @@ import numpy as np
 from mrczio import header as mrc
 from mrczio.contracts import FileFormat, WriteRequest
 from mrczio.errors import DataTypeError, MrczioError
+from mrczio.positional import is_url, read_head
 from mrczio.reader import Index, StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
 from mrczio.writer import StackWriter
@@ -27,6 +28,8 @@ def _registry(registry: Registry | None) -> Registry:
 
 
 def _read_head(path: str) -> bytes:
+    if is_url(path):  # remote: fetched by mrczio.remote, reused by the reader (no extra request)
+        return read_head(path, CLAIM_BYTES)
     try:
         with builtins.open(path, "rb") as handle:
             return handle.read(CLAIM_BYTES)
@@ -63,7 +66,9 @@ def open(
     """
     name = os.fspath(path)
     reg = _registry(registry)
-    return reader_format(name, format, reg).open_reader(name, reg, permissive=permissive)
+    reader = reader_format(name, format, reg).open_reader(name, reg, permissive=permissive)
+    reader.permissive = permissive  # pickling reopens with the same flag
+    return reader
 
 
 def imread(

@@ -76,6 +76,9 @@ class StackReader(abc.ABC):
     volume stack.
     """
 
+    #: Whether the reader was opened with ``permissive=True`` (set by :func:`mrczio.open`).
+    permissive: bool = False
+
     def __init__(self, info: ReaderInfo) -> None:
         self.info = info
 
@@ -228,6 +231,27 @@ class StackReader(abc.ABC):
         stop = self.n_frames if stop is None else min(stop, self.n_frames)
         for k in range(start, stop):
             yield self._read_range(k, k + 1, None)[0]
+
+    # -- lazy and distributed use (see mrczio/dask.py) ---------------------------------
+
+    def to_dask(self, frames_per_chunk: int = 1) -> Any:
+        """A lazy ``dask.array`` of :attr:`shape`, one chunk per ``frames_per_chunk`` frames.
+
+        Its tasks reopen the file by path or URL (in any process), so it works on
+        ``dask.distributed`` workers. Needs ``pip install mrczio[dask]``.
+        """
+        from mrczio.dask import reader_to_dask
+
+        return reader_to_dask(self, frames_per_chunk)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as "reopen this path (or URL) with this format": open files do not travel.
+
+        The copy is opened with the process-wide registry, not a private one.
+        """
+        from mrczio.dask import reopen, source_path
+
+        return (reopen, (source_path(self.path), self.format_name, self.permissive))
 
     # -- context manager --------------------------------------------------------------
 

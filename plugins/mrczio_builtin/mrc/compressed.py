@@ -20,8 +20,8 @@ import numpy as np
 
 from mrczio.contracts import FrameCodec, WriteRequest
 from mrczio.errors import CodecError, FormatError, UnknownCodecError
-from mrczio.fileio import PositionalFile
 from mrczio.hookspecs import hookimpl
+from mrczio.positional import open_positional
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
@@ -38,7 +38,7 @@ class MrczReader(MrcLayoutReader):
     """Random-access reader over the chunk chain of an MRCZ file."""
 
     def __init__(self, path: str, registry: Registry, *, permissive: bool = False, threads: int = 0) -> None:
-        self._file = PositionalFile(path)
+        self._file = open_positional(path)
         self._registry = registry
         self._threads = threads
         self._prefetcher: ThreadPoolExecutor | None = None

@@ -8,8 +8,8 @@ import numpy as np
 
 from mrczio.contracts import WriteRequest
 from mrczio.errors import FormatError, TruncatedFileError
-from mrczio.fileio import PositionalFile
 from mrczio.hookspecs import hookimpl
+from mrczio.positional import open_positional
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
@@ -25,7 +25,7 @@ class MrcReader(MrcLayoutReader):
     """Reads sections straight from the file into the output array."""
 
     def __init__(self, path: str, registry: Registry, *, permissive: bool = False) -> None:
-        self._file = PositionalFile(path)
+        self._file = open_positional(path)
         try:
             layout = read_layout(self._file, registry, permissive=permissive)
             if layout.compressor_id:
