@@ -130,3 +130,11 @@ class NonFiniteInputError(CorrectionInputError):
 class CorrectionWarning(MrczioWarning, RuntimeWarning):
     """A correction ran but something looks wrong: a gain reference that matches the
     data better flipped or transposed, a dose rate outside the calibrated range."""
+
+
+class RemoteError(MrczioError, OSError):
+    """A remote file (URL) could not be reached, or its server cannot serve byte ranges."""
+
+
+class RefsError(ConversionError):
+    """A file's frames cannot be described as zarr references (blosc2 chunks, 4-bit, ...)."""
