@@ -2,8 +2,16 @@
 
 Every error mrczio raises on purpose derives from :class:`MrczioError`. Several also
 derive from the standard exception a caller would naturally catch (``ValueError``,
-``LookupError``, ``IndexError``, ``FileExistsError``), so existing ``except`` clauses
-keep working while new code can catch by intent.
+``LookupError``, ``IndexError``, ``FileExistsError``, ``OSError``), so existing
+``except`` clauses keep working while new code can catch by intent.
+
+One class per kind of damage, whatever the format: a file whose frame data does not
+decode (a damaged MRCZ chunk, a damaged TIFF page) raises :class:`CorruptFrameError`,
+stored checksums that do not match raise :class:`ChecksumError`, a file that ends
+early raises :class:`TruncatedFileError`, unreadable metadata :class:`MetadataError`,
+and any other structural lie :class:`FormatError`. Failures of the file system (missing
+file, directory, permission, full disk, FIFO) are :class:`FileAccessError` subclasses
+that are also the matching ``OSError`` and keep its ``errno``.
 """
 
 from __future__ import annotations
@@ -70,6 +78,33 @@ class CodecError(MrczioError, ValueError):
     """Compression or decompression of one frame failed."""
 
 
+class CorruptFrameError(FormatError, CodecError):
+    """A frame's stored bytes are damaged: they do not decode, or decode to the wrong size.
+
+    Raised for every format (an MRCZ chunk, a TIFF page); ``frame`` is the frame index
+    when known. It is both a :class:`FormatError` and a :class:`CodecError`.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None, message: str, *, frame: int | None = None
+    ) -> None:
+        self.frame = frame
+        super().__init__(path, message)
+
+
+class ChecksumError(FormatError):
+    """Bytes of a file do not match the checksum stored for them (frame, header or metadata).
+
+    ``frame`` is the frame index when a frame's checksum failed, else ``None``.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None, message: str, *, frame: int | None = None
+    ) -> None:
+        self.frame = frame
+        super().__init__(path, message)
+
+
 class FrameIndexError(MrczioError, IndexError, ValueError):
     """A frame index is out of range (both an ``IndexError`` and a ``ValueError``)."""
 
@@ -88,6 +123,59 @@ class ConversionError(MrczioError, ValueError):
 
 class OutputExistsError(MrczioError, FileExistsError):
     """The output file exists (or is the input) and overwriting was not asked for."""
+
+
+class FileAccessError(MrczioError, OSError):
+    """The operating system refused a file operation (open, read, write, rename, lock).
+
+    Also an ``OSError`` with the original ``errno``; ``filename`` and ``path`` are the
+    user's file (never a temporary name), and the message names it first.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], message: str, errno: int | None = None
+    ) -> None:
+        super().__init__(errno, message, os.fspath(path))
+        self.path = os.fspath(path)
+        self.reason = message
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+    def __reduce__(self) -> tuple[type[FileAccessError], tuple[str, str, int | None]]:
+        return type(self), (self.path, self.reason, self.errno)
+
+
+class MissingFileError(FileAccessError, FileNotFoundError):
+    """The file (or its folder) does not exist."""
+
+
+class DirectoryGivenError(FileAccessError, IsADirectoryError):
+    """A directory was given where a file is needed."""
+
+
+class AccessDeniedError(FileAccessError, PermissionError):
+    """The file or its folder may not be read or written by this user."""
+
+
+class NotRegularFileError(FileAccessError):
+    """The path is a FIFO, socket or device; mrczio only reads and writes regular files."""
+
+
+class DiskFullError(FileAccessError):
+    """The file system is full (``ENOSPC``) or the user's quota is used up (``EDQUOT``)."""
+
+
+class LockError(FileAccessError, TimeoutError):
+    """Another process holds the file's lock (an append or in-place rewrite is running)."""
+
+
+class PixelBudgetError(MrczioError, MemoryError):
+    """A read would allocate more pixels than :data:`mrczio.limits.MAX_PIXELS` allows.
+
+    Guards against files whose header claims an absurd size; raise the budget (or set
+    it to ``None``) to read a genuinely larger stack in one piece.
+    """
 
 
 class PluginError(MrczioError):

@@ -1,14 +1,69 @@
-"""Low-level file access: positional reads and atomic (temp file + rename) writes."""
+"""Low-level file access: positional reads of regular files.
+
+:class:`PositionalFile` opens only regular files: a FIFO, socket or device is refused at
+once (:class:`~mrczio.errors.NotRegularFileError`) instead of blocking, and operating
+system errors become mrczio errors that keep their stdlib base (a missing file is a
+:class:`~mrczio.errors.MissingFileError`, also a ``FileNotFoundError``).
+
+Writing lives in :mod:`mrczio.publish`; :class:`AtomicFile` and
+:func:`check_output_path` are re-exported here for existing imports.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
-import secrets
+import stat
 import threading
-from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO
 
-from mrczio.errors import OutputExistsError, TruncatedFileError
+from mrczio.errors import DirectoryGivenError, NotRegularFileError, TruncatedFileError
+from mrczio.oserrors import reraise_os_errors
+from mrczio.publish import AtomicFile, check_output_path
+
+__all__ = ["AtomicFile", "PositionalFile", "check_output_path", "open_regular_file"]
+
+
+def open_regular_file(path: str) -> int:
+    """A read-only descriptor of ``path``, refusing anything but a regular file at once.
+
+    The file is opened non-blocking (so a FIFO cannot hang the open) and checked with
+    ``fstat`` on the open descriptor (so it cannot be swapped after the check).
+    """
+    with reraise_os_errors(path, "cannot open"):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise DirectoryGivenError(path, "is a directory, not a file", errno.EISDIR)
+            if not stat.S_ISREG(mode):
+                raise NotRegularFileError(path, f"is a {_kind(mode)}, not a regular file")
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd
+
+
+def read_prefix(path: str, count: int) -> bytes:
+    """Up to ``count`` bytes from the start of a regular file (for format sniffing)."""
+    fd = open_regular_file(path)
+    try:
+        with reraise_os_errors(path, "cannot read"):
+            return os.pread(fd, count, 0)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
 
 
 class PositionalFile:
@@ -16,7 +71,8 @@ class PositionalFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._file: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed in close()
+        fd = open_regular_file(path)
+        self._file: BinaryIO = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
         self._fd = self._file.fileno()
         self._lock = threading.Lock()
         self.size = os.fstat(self._fd).st_size
@@ -50,18 +106,20 @@ class PositionalFile:
             done += got
 
     def _pread(self, count: int, offset: int) -> bytes:
-        if hasattr(os, "pread"):
-            return os.pread(self._fd, count, offset)
-        with self._lock:
-            self._file.seek(offset)
-            return self._file.read(count)
+        with reraise_os_errors(self.path, "cannot read"):
+            if hasattr(os, "pread"):
+                return os.pread(self._fd, count, offset)
+            with self._lock:
+                self._file.seek(offset)
+                return self._file.read(count)
 
     def _preadv(self, buffer: memoryview, offset: int) -> int:
-        if hasattr(os, "preadv"):
-            return os.preadv(self._fd, [buffer], offset)
-        with self._lock:
-            self._file.seek(offset)
-            return os.readv(self._fd, [buffer])
+        with reraise_os_errors(self.path, "cannot read"):
+            if hasattr(os, "preadv"):
+                return os.preadv(self._fd, [buffer], offset)
+            with self._lock:
+                self._file.seek(offset)
+                return os.readv(self._fd, [buffer])
 
     def close(self) -> None:
         self._file.close()
@@ -69,61 +127,3 @@ class PositionalFile:
     @property
     def closed(self) -> bool:
         return self._file.closed
-
-
-def check_output_path(path: str, overwrite: bool) -> None:
-    """Refuse to replace an existing file unless asked (replacing is atomic, see AtomicFile)."""
-    if os.path.lexists(path) and not overwrite:
-        raise OutputExistsError(f"{path}: output file exists; pass overwrite=True to replace it")
-
-
-class AtomicFile:
-    """A file written under a temporary name and renamed into place on :meth:`commit`.
-
-    Until ``commit`` nothing exists under the final name, so a crash or an exception
-    never leaves a half-written file there. ``abort`` (or leaving a ``with`` block by an
-    exception) removes the temporary file.
-    """
-
-    def __init__(self, path: str, *, overwrite: bool = False, fsync: bool = False) -> None:
-        self.path = os.path.abspath(path)
-        check_output_path(self.path, overwrite)
-        directory, name = os.path.split(self.path)
-        self.temp_path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.part")
-        self.file: BinaryIO = open(self.temp_path, "xb")  # noqa: SIM115 - closed in commit/abort
-        self._fsync = fsync
-        self._done = False
-
-    def commit(self) -> None:
-        if self._done:
-            return
-        self.file.flush()
-        if self._fsync:
-            os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.temp_path, self.path)
-        self._done = True
-
-    def abort(self) -> None:
-        if self._done:
-            return
-        self.file.close()
-        try:
-            os.unlink(self.temp_path)
-        except FileNotFoundError:
-            pass
-        self._done = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()

@@ -3,7 +3,11 @@
 Frames are accepted one at a time, in blocks, or from any iterable, so a writer never
 needs the whole stack in memory. The file appears under its final name only when
 :meth:`StackWriter.close` succeeds; an exception inside a ``with`` block, or
-:meth:`StackWriter.abort`, leaves nothing behind.
+:meth:`StackWriter.abort`, leaves nothing behind (see :mod:`mrczio.publish`).
+
+A plain ``OSError`` from a format's writing code (a full disk, a vanished folder)
+reaches the caller as the matching mrczio error naming the final file, with its
+``errno`` kept (:class:`~mrczio.errors.DiskFullError` for ``ENOSPC``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Self
 import numpy as np
 
 from mrczio.errors import DataTypeError
+from mrczio.oserrors import reraise_os_errors
 
 
 class StackWriter(abc.ABC):
@@ -64,7 +69,8 @@ class StackWriter(abc.ABC):
                     f"{self.path}: this file stores {self.dtype}; cannot append {block.dtype} frames"
                 )
             block = block.astype(self.dtype)
-        self._write_block(np.ascontiguousarray(block))
+        with reraise_os_errors(self.path, "cannot write"):
+            self._write_block(np.ascontiguousarray(block))
         self.frames_written += block.shape[0]
 
     def close(self) -> None:
@@ -73,10 +79,18 @@ class StackWriter(abc.ABC):
             return
         self._closed = True
         try:
-            self._finish()
-        except BaseException:
-            self._discard()
+            with reraise_os_errors(self.path, "cannot write"):
+                self._finish()
+        except BaseException as error:
+            self._discard_after(error)
             raise
+
+    def _discard_after(self, error: BaseException) -> None:
+        """Discard after ``error``; a second failure is noted on it, not raised over it."""
+        try:
+            self._discard()
+        except Exception as second:  # noqa: BLE001 - the first error matters more
+            error.add_note(f"removing the unfinished output also failed: {second}")
 
     def abort(self) -> None:
         """Drop the file being written."""
