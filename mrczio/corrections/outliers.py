@@ -23,6 +23,7 @@ huge value range are histogrammed by sorting, so memory follows the pixel count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -33,6 +34,13 @@ from mrczio.corrections import histogram as hist
 from mrczio.corrections.blend import blend
 from mrczio.corrections.fill import fill_values
 from mrczio.corrections.kernels import psf_kernel
+from mrczio.corrections.temporal import (
+    Transients,
+    fill_transients,
+    find_transients,
+    screen,
+    sum_of_squares,
+)
 from mrczio.corrections.thresholds import (
     NormalFit,
     fit_normal_cdf,
@@ -70,6 +78,7 @@ class OutlierSettings:
     residual: Residual = "local"
     count_scale: float | None = None
     global_net: bool = True
+    temporal: bool = True
 
     def __post_init__(self) -> None:
         """Refuse values that make no sense (OptionError names the parameter)."""
@@ -114,7 +123,9 @@ class OutlierSettings:
     def for_mode(cls, mode: Mode = "default", **overrides: Any) -> OutlierSettings:
         """Settings for ``mode`` with the mode's own defaults, then ``overrides``."""
         if mode == "paper":
-            base = cls(mode="paper", transform="none", false_rate=None, residual="global")
+            base = cls(
+                mode="paper", transform="none", false_rate=None, residual="global", temporal=False
+            )
         elif mode == "default":
             base = cls()
         else:
@@ -141,6 +152,8 @@ class OutlierResult:
     fill: np.ndarray
     neighbourly: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    transients: Transients | None = None
+    transient_fill: np.ndarray | None = None
 
     @property
     def hard(self) -> np.ndarray:
@@ -148,9 +161,24 @@ class OutlierResult:
         return self.weights < 0.5
 
     def outlier_mask(self) -> np.ndarray:
-        """Image of hard outliers (weight below 0.5)."""
+        """Image of hard outliers (weight below 0.5) and transient pixels."""
         mask = np.zeros(self.shape, dtype=bool)
         mask.ravel()[self.candidates[self.hard]] = True
+        if self.transients is not None:
+            mask.ravel()[self.transients.index] = True
+        return mask
+
+    def static_mask(self) -> np.ndarray:
+        """Image of the hard outliers filled in every frame (transients excluded)."""
+        mask = np.zeros(self.shape, dtype=bool)
+        mask.ravel()[self.candidates[self.hard]] = True
+        return mask
+
+    def transient_mask(self) -> np.ndarray:
+        """Image of the transient pixels (filled only in their on-frames)."""
+        mask = np.zeros(self.shape, dtype=bool)
+        if self.transients is not None:
+            mask.ravel()[self.transients.index] = True
         return mask
 
     def weight_image(self) -> np.ndarray:
@@ -160,14 +188,25 @@ class OutlierResult:
         return w
 
     def apply(
-        self, stack: np.ndarray, *, out: np.ndarray | None = None, threads: int | None = None
+        self,
+        stack: np.ndarray,
+        *,
+        out: np.ndarray | None = None,
+        threads: int | None = None,
+        first_frame: int = 0,
     ) -> np.ndarray:
-        """Blend the correction into every frame of ``stack``; returns float32."""
+        """Blend the correction into every frame of ``stack``; returns float32.
+
+        Transient pixels are replaced only in their on-frames; ``first_frame`` is the
+        index of ``stack[0]`` in the detected stack when applying in chunks.
+        """
         squeeze = stack.ndim == 2
         data = stack[None] if squeeze else stack
         if data.shape[1:] != self.shape:
             raise CorrectionInputError(f"stack frames {data.shape[1:]} do not match {self.shape}")
         res = blend(data, self.candidates, self.weights, self.fill, out=out, threads=threads)
+        if self.transients is not None and self.transient_fill is not None:
+            fill_transients(res, first_frame, self.transients, self.transient_fill)
         return res[0] if squeeze else res
 
 
@@ -290,6 +329,8 @@ class _Statistic:
     transform: str
     image: np.ndarray | None
     info: dict[str, Any]
+    expected: np.ndarray | None = None
+    scale: np.ndarray | float = 1.0
 
 
 def _global_statistic(total: np.ndarray, settings: OutlierSettings) -> _Statistic:
@@ -338,11 +379,37 @@ def _local_statistic(
         "count_scale_source": source,
         "mean_expected": float(expected.mean(dtype=np.float64)),
     }
-    return _Statistic(points, "local-anscombe", y, info)
+    return _Statistic(points, "local-anscombe", y, info, expected, scale)
+
+
+def _poisson_limited(
+    sig: np.ndarray, cand: np.ndarray, total: np.ndarray, stat: _Statistic, sigma: float
+) -> np.ndarray:
+    """Candidates' sigma values, never more extreme than the exact Poisson tail.
+
+    At low counts the Anscombe residual's tails are heavier than normal (a sum of 0
+    where 8 are expected, p = 3e-4, reads -4.6 sigma); the exact one-sided Poisson
+    probability of the observed count given the neighbours' expectation, as a normal
+    quantile, caps it.
+    """
+    from scipy.special import gammainc, gammaincc, ndtri
+
+    assert stat.expected is not None
+    sc = np.broadcast_to(np.asarray(stat.scale, dtype=np.float64), total.shape).ravel()[cand]
+    x = np.maximum(total.ravel()[cand].astype(np.float64), 0) / sc
+    m = np.maximum(stat.expected.ravel()[cand].astype(np.float64), 1e-9) / sc
+    low = ndtri(np.clip(gammaincc(x + 1.0, m), 1e-300, 1.0))  # P(X <= x) as a quantile
+    high = -ndtri(np.clip(gammainc(np.maximum(x, 1e-12), m), 1e-300, 1.0))  # P(X >= x)
+    capped = np.where(sig < 0, np.maximum(sig, low / sigma), np.minimum(sig, high / sigma))
+    return np.asarray(capped)
+
+
+def _at(scale: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
+    return scale if np.ndim(scale) == 0 else np.asarray(scale).ravel()[idx]
 
 
 def _global_net(
-    total: np.ndarray, settings: OutlierSettings, local_hard: np.ndarray
+    total: np.ndarray, settings: OutlierSettings, local_hard: np.ndarray, stat_local: _Statistic
 ) -> np.ndarray | None:
     """Hard outliers of the global (sum-image) test that the local residual missed:
     the inside of defect clusters wider than the local window. None when disabled."""
@@ -355,8 +422,17 @@ def _global_net(
     transform: hist.Transform = "anscombe" if stat.transform == "anscombe" else "none"
     cand, sig = _global_sigma(total, transform, fit, gs, td, th)
     w = logistic_weight(sig, gs.k, gs.rho * td, gs.rho * th)
+    hard = cand[w < 0.5]
+    if stat_local.expected is not None and hard.size:
+        # the sum-image test alone flags Poisson zeros at low dose: keep a pixel only
+        # if its exact Poisson tail against the mean expectation is as extreme
+        flat_exp = np.full(hard.size, float(stat_local.expected.mean()))
+        probe = _Statistic(stat.points, "", None, {}, flat_exp, _at(stat_local.scale, hard))
+        zs = _poisson_limited(np.asarray(sig[w < 0.5]), np.arange(hard.size),
+                              total.ravel()[hard], probe, 1.0)  # fmt: skip
+        hard = hard[(zs < gs.rho * td) | (zs > gs.rho * th)]
     net = np.zeros(total.shape, dtype=bool)
-    net.ravel()[cand[w < 0.5]] = True
+    net.ravel()[hard] = True
     net.ravel()[local_hard] = False
     return net
 
@@ -399,6 +475,8 @@ def detect_outliers(
     total: np.ndarray | None = None,
     forced: np.ndarray | None = None,
     scale: np.ndarray | float | None = None,
+    square: np.ndarray | None = None,
+    series: Callable[[np.ndarray], np.ndarray] | None = None,
     threads: int | None = None,
     **overrides: Any,
 ) -> OutlierResult:
@@ -407,14 +485,18 @@ def detect_outliers(
     ``total`` may pass a precomputed time sum. ``forced`` is a boolean image of pixels
     that are always hard outliers (bad gain pixels). ``scale`` is the count scale of
     the local residual (data units per count; the gain factor ``G**gamma`` after the
-    gain step). Keyword ``overrides`` replace fields of ``settings`` (or of
-    ``OutlierSettings.for_mode(mode)`` when only ``mode`` is given).
+    gain step). With ``temporal`` (default mode) transient hot pixels are found by
+    :mod:`~mrczio.corrections.temporal`; ``square`` (per-pixel sum of squares) and
+    ``series`` (flat pixel indices -> their (frames, k) values) may be given when the
+    stack is not in memory. Keyword ``overrides`` replace fields of ``settings`` (or
+    of ``OutlierSettings.for_mode(mode)`` when only ``mode`` is given).
     """
     if settings is None:
         settings = OutlierSettings.for_mode(overrides.pop("mode", "default"), **overrides)
     elif overrides:
         settings = replace(settings, **overrides)
     n, total, forced = _checked(stack, total, forced, threads)
+    data = checks.as_frames(stack)
     if settings.residual == "local" and settings.mode == "default":
         stat = _local_statistic(total, settings, scale, forced, threads)
     else:
@@ -424,6 +506,7 @@ def detect_outliers(
     td, th = info["t_dark"], info["t_hot"]
     if stat.image is not None:
         cand, sig = _cut(settings, (stat.image.ravel() - fit.mu) / fit.sigma, td, th)
+        sig = _poisson_limited(sig, cand, total, stat, fit.sigma)
         mean_sum = stat.info.pop("mean_expected")
         frame_mean = mean_sum / n
         c = stat.info["count_scale"]
@@ -436,13 +519,22 @@ def detect_outliers(
     w = logistic_weight(sig, settings.k, settings.rho * td, settings.rho * th)
     keep = w < 1.0 - settings.eps
     cand, w, sig = cand[keep], w[keep].astype(np.float32), sig[keep]
-    net = _global_net(total, settings, cand[w < 0.5]) if stat.image is not None else None
+    net = _global_net(total, settings, cand[w < 0.5], stat) if stat.image is not None else None
     both = net if forced is None else (forced if net is None else forced | net)
     cand, w, sig = _merge_forced(cand, w, sig, both)
     hard = w < 0.5
     mask = np.zeros(total.shape, dtype=bool)
     mask.ravel()[cand[hard]] = True
     mean_image = total.astype(np.float32) / np.float32(n)
+    trans, t_fill = None, None
+    if settings.temporal and stat.expected is not None and data.shape[0] == n and n >= 3:
+        trans = _transients(data, total, stat, settings, square, series, threads)
+        t_fill = fill_values(
+            mean_image, trans.index, mask, psf_kernel(settings.psf), radius=settings.radius,
+            min_good=settings.min_good, fallback=frame_mean,
+        ).fill  # fmt: skip
+        static = ~np.isin(cand, trans.index)
+        cand, w, sig, hard = cand[static], w[static], sig[static], hard[static]
     filled = fill_values(
         mean_image,
         cand,
@@ -476,9 +568,39 @@ def detect_outliers(
         n_outliers=int(np.count_nonzero(hard)),
         n_neighbourly=int(np.count_nonzero(filled.neighbourly & hard)),
         n_candidates=int(cand.size),
+        n_transient=0 if trans is None else int(trans.index.size),
+        transient_screened=0 if trans is None else trans.n_screened,
+        transient_llr_threshold=None if trans is None else trans.threshold,
     )
     info["fit_fell_back"] = bool(info["dark_fallback"] or info["hot_fallback"])
-    return OutlierResult(total.shape, n, cand, w, filled.fill, filled.neighbourly, info)
+    return OutlierResult(
+        total.shape, n, cand, w, filled.fill, filled.neighbourly, info, trans, t_fill
+    )
+
+
+def _transients(
+    data: np.ndarray,
+    total: np.ndarray,
+    stat: _Statistic,
+    settings: OutlierSettings,
+    square: np.ndarray | None,
+    series: Callable[[np.ndarray], np.ndarray] | None,
+    threads: int | None,
+) -> Transients:
+    """Screen by dispersion, confirm by segment likelihood (see ``temporal``)."""
+    assert stat.expected is not None
+    n = data.shape[0]
+    if square is None:
+        square = sum_of_squares(data, threads=threads)
+    if series is None:
+        flat = data.reshape(n, -1)
+
+        def series(idx: np.ndarray) -> np.ndarray:
+            return np.asarray(flat[:, idx])
+
+    cand = screen(total, square, n, stat.scale)
+    rate = settings.false_rate if settings.false_rate is not None else 1e-5
+    return find_transients(cand, series, stat.expected, n, stat.scale, rate)
 
 
 def suppress_outliers(
