@@ -28,6 +28,7 @@ from mrczio.contracts import (
     WriteRequest,
 )
 from mrczio.conversion import ConversionReport, convert
+from mrczio.dask import open_dask  # dask itself is imported only when called
 from mrczio.errors import (
     AmbiguousFormatError,
     CodecError,
@@ -111,5 +112,6 @@ __all__ = [
     "imread",
     "imwrite",
     "open",
+    "open_dask",
     "open_writer",
 ]

@@ -43,8 +43,10 @@ COMMANDS: list[str] = [
     "mrczio.cli.decompress",
     "mrczio.cli.convert",
     "mrczio.cli.validate",
+    "mrczio.cli.refs",
     "mrczio.cli.plugins",
     "mrczio.cli.correct",
+    "mrczio.cli.watch",
     "mrczio.cli.demo",
     "mrczio.cli.bench",
 ]

@@ -1,0 +1,163 @@
+"""Remote reading over HTTP range requests (a local server on 127.0.0.1 counts them)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mrczio
+from mrczio import remote
+from mrczio.errors import RemoteError
+from mrczio.fileio import PositionalFile
+from mrczio.positional import is_url, open_positional
+from mrczio.remote import RemoteFile, RemoteSettings
+from mrczio.testing.range_server import RangeServer
+
+
+def test_remote_file_has_the_positional_file_interface() -> None:
+    public = [name for name in dir(PositionalFile) if not name.startswith("_")]
+    for name in public:
+        assert hasattr(RemoteFile, name), name
+        mine, theirs = getattr(RemoteFile, name), getattr(PositionalFile, name)
+        if callable(theirs):
+            assert inspect.signature(mine) == inspect.signature(theirs), name
+    _memory(b"0123456789", "iface.bin")
+    source = RemoteFile("memory://iface.bin")
+    assert (source.path, source.size, source.read_at(2, 3), source.closed) == (
+        "memory://iface.bin",
+        10,
+        b"234",
+        False,
+    )
+    source.close()
+    assert source.closed
+
+
+def _memory(data: bytes, name: str) -> None:
+    import fsspec
+
+    fsspec.filesystem("memory").pipe(f"/{name}", data)
+
+
+def test_is_url() -> None:
+    assert is_url("https://a/b.mrcz") and is_url("s3://bucket/k") and is_url("memory://x")
+    assert not is_url("/data/movie.mrcz") and not is_url("movie.mrcz") and not is_url("C:\\m.mrcz")
+
+
+def test_small_movie_open_and_frame_17_costs_two_requests(
+    served: RangeServer, small_movie: tuple[Path, np.ndarray]
+) -> None:
+    path, data = small_movie
+    served.log.reset()
+    with mrczio.open(served.url(path.name)) as reader:
+        frame = reader[17]
+        assert reader.format_name == "mrcz" and reader.shape == data.shape
+    np.testing.assert_array_equal(frame, data[17])
+    # Prefix and suffix range requests in parallel (they give the size: no HEAD);
+    # format sniffing reuses them and the whole 50 KB file is then in memory.
+    assert served.log.requests == 2, served.log.entries
+    assert all(method == "GET" for method, _, _ in served.log.entries)
+
+
+def test_large_movie_frame_costs_one_request_of_its_chunk(
+    served: RangeServer, large_movie: tuple[Path, np.ndarray]
+) -> None:
+    path, data = large_movie
+    with mrczio.open(path) as local:
+        offset, length = local.chunk_spans()[17]
+    served.log.reset()
+    with mrczio.open(served.url(path.name)) as reader:
+        opened = served.log.requests
+        sent = served.log.bytes_sent
+        frame = reader[17]
+        np.testing.assert_array_equal(reader[:], data)
+    np.testing.assert_array_equal(frame, data[17])
+    # 1 MB file, 25 KB chunks: prefix + tail, then two growing read-ahead windows walk
+    # the chunk headers (measured: 4 requests).
+    assert opened <= 4, served.log.entries
+    assert served.log.entries[opened][2] == f"bytes={offset}-{offset + length - 1}"
+    assert sent <= path.stat().st_size + 2 * remote.settings.tail_bytes
+
+
+def test_large_chunks_walk_reads_headers_not_bodies(
+    served: RangeServer, large_movie: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks much larger than the read-ahead (here by shrinking the settings): one small
+    request per chunk header, never a chunk body, until a frame is read."""
+    path, data = large_movie
+    small = RemoteSettings(
+        prefix_bytes=2048, tail_bytes=1024, min_readahead=256, max_readahead=4096
+    )
+    monkeypatch.setattr(remote, "settings", small)
+    served.log.reset()
+    with mrczio.open(served.url(path.name)) as reader:
+        opened, sent = served.log.requests, served.log.bytes_sent
+        np.testing.assert_array_equal(reader[17], data[17])
+    assert opened == 2 + (len(data) - 1), served.log.entries  # ends, then one per later chunk
+    assert sent <= 2048 + 1024 + 256 * len(data)
+    assert served.log.requests == opened + 1
+
+
+def test_plain_mrc_remote(served: RangeServer, tmp_path: Path) -> None:
+    data = np.random.default_rng(3).normal(size=(40, 96, 80)).astype(np.float32)  # 1.2 MB
+    mrczio.imwrite(tmp_path / "plain.mrc", data)
+    served.log.reset()
+    with mrczio.open(served.url("plain.mrc")) as reader:
+        opened = served.log.requests
+        np.testing.assert_array_equal(reader[17], data[17])
+    section = 96 * 80 * 4
+    assert opened == 2
+    assert served.log.entries[-1][2] == f"bytes={1024 + 17 * section}-{1024 + 18 * section - 1}"
+
+
+@pytest.mark.parametrize("name", ["packed.mrc", "packed.mrcz"])
+def test_4bit_remote(served: RangeServer, tmp_path: Path, name: str) -> None:
+    data = np.random.default_rng(4).integers(0, 16, size=(40, 128, 200)).astype(np.uint8)
+    mrczio.imwrite(tmp_path / name, data, packed4bit=True)
+    served.log.reset()
+    with mrczio.open(served.url(name)) as reader:
+        np.testing.assert_array_equal(reader[17], data[17])
+        np.testing.assert_array_equal(reader[:], data)
+    assert served.log.requests <= 2 + len(data)
+
+
+def test_other_fsspec_protocol(small_movie: tuple[Path, np.ndarray]) -> None:
+    path, data = small_movie
+    _memory(path.read_bytes(), "movies/small.mrcz")
+    with mrczio.open("memory://movies/small.mrcz") as reader:
+        np.testing.assert_array_equal(reader[17], data[17])
+        assert isinstance(reader[0], np.ndarray)
+
+
+def test_missing_url_is_a_remote_error(served: RangeServer) -> None:
+    with pytest.raises(RemoteError, match="nothing.mrcz"):
+        mrczio.open(served.url("nothing.mrcz"))
+
+
+def test_server_without_ranges_is_refused(
+    tmp_path: Path, large_movie: tuple[Path, np.ndarray]
+) -> None:
+    path, _ = large_movie
+    server = RangeServer(tmp_path, honour_ranges=False)
+    with server, pytest.raises(RemoteError, match="ignored a range request"):
+        mrczio.open(server.url(path.name))
+
+
+def test_unknown_protocol_is_a_remote_error() -> None:
+    with pytest.raises(RemoteError, match="nosuchproto"):
+        open_positional("nosuchproto://host/movie.mrcz")
+
+
+def test_truncated_read_beyond_size(
+    served: RangeServer, small_movie: tuple[Path, np.ndarray]
+) -> None:
+    path, _ = small_movie
+    source = open_positional(served.url(path.name))
+    try:
+        with pytest.raises(mrczio.TruncatedFileError, match="small.mrcz"):
+            source.read_at(source.size - 4, 8)
+    finally:
+        source.close()
