@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import mrczio
-from mrczio.chunks import CHUNK_HEADER_SIZE
-from mrczio.testing import CodecContract
-
 # Not skipped when missing: the test command installs the plugin (README, .ci/run).
 from mrczio_rans import COMPRESSOR_ID, kernel
 from mrczio_rans.kernel import RansError, crc32c, decode_frame_into, encode_frame
+
+import mrczio
+from mrczio.chunks import CHUNK_HEADER_SIZE
+from mrczio.testing import CodecContract
 
 FORCED = [("auto", 0), ("grouped", 2), ("grouped", 4), ("grouped", 8), ("planes", 0), ("stored", 0)]
 DOSES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -62,7 +62,9 @@ SPECIAL = {
     "random bytes": np.random.default_rng(1).integers(0, 256, (97, 101), dtype=np.uint8),
     "random uint16": np.random.default_rng(2).integers(0, 65536, (31, 29), dtype=np.uint16),
     "counts with large values": np.where(
-        np.random.default_rng(3).random((50, 61)) < 0.02, 65535, np.random.default_rng(4).poisson(0.3, (50, 61))
+        np.random.default_rng(3).random((50, 61)) < 0.02,
+        65535,
+        np.random.default_rng(4).poisson(0.3, (50, 61)),
     ).astype(np.uint16),
     "every uint16 value": np.arange(65536, dtype=np.uint16).reshape(256, 256),
     "negative int16": np.random.default_rng(5).integers(-300, 300, (21, 23), dtype=np.int16),
@@ -113,7 +115,9 @@ def test_hypothesis_round_trip(frame: np.ndarray, choice: tuple[str, int]) -> No
     seed=st.integers(0, 2**32 - 1),
     dtype=st.sampled_from(["uint8", "uint16"]),
 )
-def test_hypothesis_sparse_counts_with_spikes(dose: float, shape: tuple[int, int], spikes: list[int], seed: int, dtype: str) -> None:
+def test_hypothesis_sparse_counts_with_spikes(
+    dose: float, shape: tuple[int, int], spikes: list[int], seed: int, dtype: str
+) -> None:
     rng = np.random.default_rng(seed)
     frame = rng.poisson(dose, shape).astype(np.int64)
     for value in spikes:
@@ -217,7 +221,13 @@ def test_fuzzed_chunks_raise_and_never_crash() -> None:
     """Truncations, bit flips and byte changes (re-sealed past the checksum, so the
     decoder's own validation is exercised): every one raises RansError or decodes; the
     process must not crash (run apart so a crash fails this test instead of pytest)."""
-    result = subprocess.run([sys.executable, "-c", FUZZ_SCRIPT], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", FUZZ_SCRIPT],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, f"decoder crashed ({result.returncode}): {result.stderr[-2000:]}"
     raised, _ = map(int, result.stdout.split())
     assert raised > 5000
@@ -255,8 +265,10 @@ def test_cli_compress_with_rans(tmp_path: Path, movie: np.ndarray) -> None:
     mrczio.imwrite(source, movie)
     result = subprocess.run(
         [sys.executable, "-m", "mrczio", "compress", str(source), "--codec", "rans", "-q"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert np.array_equal(mrczio.imread(tmp_path / "movie.mrcz"), movie)
 
@@ -273,7 +285,9 @@ def test_without_the_plugin_the_file_is_refused(tmp_path: Path, movie: np.ndarra
             print(exc)
     """)
     env = {**os.environ, "MRCZIO_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert str(path) in result.stdout and f"compressor id {COMPRESSOR_ID}" in result.stdout
 
@@ -286,7 +300,7 @@ def test_damaged_chunk_in_a_file_names_the_file(tmp_path: Path, movie: np.ndarra
     raw = bytearray(path.read_bytes())
     raw[offset + CHUNK_HEADER_SIZE + length // 2] ^= 0x04
     path.write_bytes(bytes(raw))
-    with pytest.raises(mrczio.FormatError, match="checksum") as caught:
+    with pytest.raises(mrczio.CodecError, match="checksum") as caught:
         mrczio.imread(path)
     assert str(path) in str(caught.value)
 
@@ -298,3 +312,18 @@ def test_codec_reports_damage_as_codec_error(movie: np.ndarray) -> None:
         codec.decode_into(chunk[:-3], np.empty_like(movie[0]))
     with pytest.raises(mrczio.CodecError):
         codec.decode_into(chunk[:10], np.empty_like(movie[0]))
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_bits_parameter_through_imwrite(tmp_path: Path, movie: np.ndarray, bits: int) -> None:
+    path = tmp_path / "x.mrcz"
+    mrczio.imwrite(path, movie, codec="rans", bits=bits)
+    assert np.array_equal(mrczio.imread(path), movie)
+    with mrczio.open(path) as reader:
+        assert reader.chunk_info(0)["bits"] == bits
+    codec = mrczio.get_registry().codec("rans")
+    assert type(codec).from_config(codec.configured(bits=bits).get_config()).config == {
+        "bits": bits
+    }
+    with pytest.raises(mrczio.OptionError):
+        codec.configured(bits=3)

@@ -6,13 +6,21 @@ to a new codec contract touches only this file.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 
-from mrczio import CodecError, FrameCodec
-from mrczio.chunks import CHUNK_HEADER_SIZE, FRAMED_VERSION, ChunkHeader, frame_payload, framed_payload
-from mrczio_rans.kernel import RansError, decode_frame_into, describe_body, encode_frame
+from mrczio import CodecError, CodecParameter, FrameCodec
+from mrczio.chunks import (
+    CHUNK_HEADER_SIZE,
+    FRAMED_VERSION,
+    ChunkHeader,
+    frame_payload,
+    framed_payload,
+)
+from mrczio_rans.kernel import Method, RansError, decode_frame_into, describe_body, encode_frame
 
 #: ``MODE // 1000`` of MRCZ files written with this codec. python-mrcz uses 0..15 and
 #: mrczio's documented LZMA example 100; 120 is unused by both.
@@ -22,16 +30,23 @@ COMPRESSOR_ID = 120
 class RansCodec(FrameCodec):
     """Order-0 rANS over packed pixel groups; exact for every dtype.
 
-    It takes no parameters, and ``threads`` does not apply (a frame is one entropy-coded
-    unit; mrczio parallelises over frames).
+    One parameter, ``bits``: the field width of packed 8/16-bit counts (0 = chosen from
+    a sample of each frame, else 2, 4 or 8). Frames are single entropy-coded units, so
+    ``threads`` is not used; mrczio's writer and reader already work on several frames
+    at once.
     """
 
     name = "rans"
     compressor_id = COMPRESSOR_ID
+    parameters: ClassVar[Mapping[str, CodecParameter]] = MappingProxyType({
+        "bits": CodecParameter(0, int, "field width of packed counts (0: auto)", choices=(0, 2, 4, 8)),
+    })  # fmt: skip
 
     def encode(self, frame: np.ndarray, *, threads: int = 1) -> bytes:
+        bits = self.config["bits"]
+        method: Method = "grouped" if bits and frame.dtype.itemsize <= 2 else "auto"
         try:
-            body = encode_frame(np.ascontiguousarray(frame))
+            body = encode_frame(np.ascontiguousarray(frame), method=method, bits=bits)
         except ValueError as exc:
             raise CodecError(f"rans cannot encode this frame: {exc}") from exc
         return frame_payload(body, frame.nbytes, frame.dtype.itemsize)
