@@ -31,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from mrczio import api
+import mrczio
 from mrczio.errors import MrczioError, OptionError
 from mrczio.file_digest import file_digest
 from mrczio.verification import verify_output
@@ -109,7 +109,7 @@ def convert_job(job: BatchJob, attempt: int) -> FileReport:
     published = False
     try:
         report.bytes_in = os.path.getsize(job.source)
-        api.convert(
+        mrczio.convert(
             job.source, job.output, format=job.format, overwrite=job.overwrite, **dict(job.options)
         )
         published = True

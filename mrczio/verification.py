@@ -2,7 +2,8 @@
 
 Before a source may be deleted (``mrczio watch --delete-source``) or a batch counts a
 file as done (``--verify``), the output is decoded completely and compared with the
-source frame by frame: every pixel (bit for bit), the shape, the dtype, the voxel size,
+source frame by frame: every pixel (bit for bit), the shape, the dtype, the voxel size
+(to float32 precision, see :data:`VOXEL_RTOL`),
 the metadata and, when both files have an MRC header, the microscope fields of the
 header (voltage, Cs, gain, origin) and a raw extended header (e.g. FEI1).
 
@@ -20,12 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from mrczio import api
+import mrczio
 from mrczio.errors import MrczioError
 from mrczio.reader import StackReader
 
 HEADER_FIELDS = ("voltage", "cs", "gain", "origin")
 MAX_PROBLEMS = 20
+#: Voxel sizes are equal when they agree to float32 precision: headers store cell sizes
+#: as float32, and MRCZ stores the z cell as n_frames x voxel (python-mrcz's convention),
+#: so z can come back one float32 step away (0.83 -> 0.83000002).
+VOXEL_RTOL = 1e-6
 
 
 @dataclass
@@ -77,7 +82,7 @@ def verify_output(
 def compare_decoded(result: VerifyResult) -> None:
     """Decode both files and compare pixels, shape, dtype, voxel size, metadata, header."""
     try:
-        with api.open(result.source) as source, api.open(result.output) as output:
+        with mrczio.open(result.source) as source, mrczio.open(result.output) as output:
             _compare_description(source, output, result)
             if not result.problems:
                 _compare_frames(source, output, result)
@@ -96,7 +101,7 @@ def _compare_description(source: StackReader, output: StackReader, result: Verif
         result.add(f"shape {output.shape} != source {source.shape}")
     if source.dtype != output.dtype:
         result.add(f"dtype {output.dtype} != source {source.dtype}")
-    if tuple(source.voxel_size) != tuple(output.voxel_size):
+    if not np.allclose(source.voxel_size, output.voxel_size, rtol=VOXEL_RTOL, atol=0.0):
         result.add(f"voxel size {tuple(output.voxel_size)} != source {tuple(source.voxel_size)}")
     if not same_value(source.metadata, output.metadata):
         result.add("metadata differs from the source's")

@@ -46,6 +46,7 @@ COMMANDS: list[str] = [
     "mrczio.cli.refs",
     "mrczio.cli.plugins",
     "mrczio.cli.correct",
+    "mrczio.cli.watch",
     "mrczio.cli.demo",
     "mrczio.cli.bench",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mrczio import api
+from mrczio.cli import cluster_options
 from mrczio.cli.messages import USAGE_ERRORS, WRITTEN, UsageError, cli_message
 from mrczio.cli.options import add_json_option, add_write_options, progress_wanted, write_options
 from mrczio.cli.output import emit_json, human_bytes, log
@@ -76,6 +77,7 @@ def add_arguments(
     group.add_argument(
         "--clip", action="store_true", help="round and clip values the output cannot hold"
     )
+    cluster_options.add_arguments(parser)
 
 
 def conversion_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,6 +194,8 @@ def run(args: argparse.Namespace, command: str, format_name: str | None) -> int:
     registry = get_registry()
     target = format_name or getattr(args, "format", None)
     jobs = plan(args, target, registry)
+    if cluster_options.requested(args):
+        return cluster_options.run(args, command, target, jobs)
     for folder in sorted({os.path.dirname(job.output) for job in jobs} - {""}):
         if (
             args.output is not None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from mrczio import api
+import mrczio
 from mrczio.errors import MrczioError
 
 
@@ -60,7 +60,7 @@ class QuietTracker:
 def incomplete_reason(path: str) -> str | None:
     """None when ``path`` opens at its declared size and its last frame decodes, else why not."""
     try:
-        with api.open(path) as reader:
+        with mrczio.open(path) as reader:
             if len(reader) == 0:
                 return "declares no frames yet"
             reader[len(reader) - 1]

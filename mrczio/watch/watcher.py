@@ -22,7 +22,7 @@ import threading
 import time
 from enum import Enum
 
-from mrczio import api
+import mrczio
 from mrczio.batch import is_retryable
 from mrczio.file_digest import file_digest
 from mrczio.verification import verify_output
@@ -212,7 +212,7 @@ class Watcher:
         started = time.monotonic()
         staged = self.staging.new_path(self.config.suffix)
         try:
-            api.convert(entry.path, staged, format=self.config.format, **self.config.write)
+            mrczio.convert(entry.path, staged, format=self.config.format, **self.config.write)
             self._check_unchanged(entry)
             result = verify_output(entry.path, staged)
             if not result.ok:
