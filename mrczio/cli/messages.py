@@ -76,6 +76,11 @@ REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unknown correction filter '([^']*)'", r"--filters \1: unknown correction filter"),
         (r"^codec '[^']*': bad level=\S+: .* is not in 0\.\.9", "--level must be 0..9"),
         (r"^codec '[^']*': bad (\w+)=(\S+): ", r"--codec-option \1=\2: "),
+        (
+            r"^codec '([^']*)' does not take ([\w, ]+); it takes",
+            r"codec '\1' does not take --codec-option \2; it takes",
+        ),
+        (r"^codec_options must be", "--codec-option values must be"),
         (r"^codec '[^']*': filter must be", "--filter must be"),
         (r"^codec '[^']*': chunk_format must be", "--chunk-format must be"),
         (r"^codec '[^']*': (\w+) must be", r"--codec-option \1 must be"),

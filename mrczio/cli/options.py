@@ -20,6 +20,14 @@ def parse_size(text: str) -> int:
         ) from None
 
 
+def parse_codec_option(text: str) -> tuple[str, str]:
+    """``"preset=9"`` -> ``("preset", "9")``; the codec converts and checks the value."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    return name.strip(), value.strip()
+
+
 def common_parser() -> argparse.ArgumentParser:
     """``-q``/``-v``, accepted by every command (a parent parser)."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -72,6 +80,11 @@ def add_write_options(
         group.add_argument(
             "--chunk-format", choices=("blosc1", "blosc2"), help="chunk format (default blosc1)"
         )
+        group.add_argument(
+            "-O", "--codec-option", action="append", type=parse_codec_option, metavar="NAME=VALUE",
+            help="a parameter of the chosen codec (repeatable), e.g. --codec-option level=5; "
+            "`mrczio plugins -v` lists each codec's parameters",
+        )  # fmt: skip
     group.add_argument("--metadata-format", help="metadata serializer (json, msgpack)")
     group.add_argument(
         "--overwrite", action="store_true", help="replace existing output files (never an input)"
@@ -82,7 +95,10 @@ def add_write_options(
 def write_options(args: argparse.Namespace) -> dict[str, Any]:
     """The write options given on the command line, as library keywords."""
     names = ("codec", "level", "filter", "blocksize", "threads", "chunk_format", "metadata_format")
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if getattr(args, "codec_option", None):
+        options["codec_options"] = dict(args.codec_option)
+    return options
 
 
 def progress_wanted(args: argparse.Namespace) -> bool | None:
