@@ -164,7 +164,7 @@ def test_watch_survives_random_sigkills(tmp_path: Path) -> None:
             kills += 1
         microscope.join(timeout=60)
         final = subprocess.run([*WATCH, str(src), str(dest), "--quiet-seconds", str(QUIET), "--poll-seconds",
-                                "0.05", "--delete-source", "--once"], capture_output=True, timeout=180)  # fmt: skip
+                                "0.05", "--delete-source", "--once"], check=False, capture_output=True, timeout=180)  # fmt: skip
     finally:
         monitor.halt.set()
         monitor.join(timeout=30)
