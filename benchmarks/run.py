@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import figure2, goals
+from benchmarks import entropy_coders, figure2, goals
 from benchmarks.contenders import all_contenders
 from benchmarks.data import K2_SHAPE, PAPER_DOSES, entropy_bytes, real_frame
 from benchmarks.report import Table, plot_figure2
@@ -66,10 +66,12 @@ def run(config: Config, directory: str, plots: bool = True) -> dict[str, Any]:
         print(table.markdown(), flush=True)
 
     stack = goals.goal_stack(config.frames, config.shape)
-    keep(run_table1(stack, entropy_bytes(stack), all_contenders(threads), config.reps, directory, config.slow_frames))
+    contenders = all_contenders(threads) + entropy_coders.entropy_contenders()
+    keep(run_table1(stack, entropy_bytes(stack), contenders, config.reps, directory, config.slow_frames))
     frames = figure2.dose_frames(config.doses, config.shape)
     real = real_frame(None if config.name == "full" else config.shape)
     keep(figure2.ratio_vs_dose(frames))
+    keep(entropy_coders.size_to_bound_vs_dose(frames))
     keep(figure2.ratio_vs_level(stack[0], config.levels))
     series: dict[str, tuple[np.ndarray, str]] = {
         f"bitshuffle dose {d}": (frames[d], "bitshuffle") for d in (config.doses[0], 1.0, config.doses[-1])
