@@ -23,14 +23,18 @@ from mrczio.cli import cluster_options
 from mrczio.cli.messages import USAGE_ERRORS, WRITTEN, UsageError, cli_message
 from mrczio.cli.options import add_json_option, add_write_options, progress_wanted, write_options
 from mrczio.cli.output import emit_json, human_bytes, log
-from mrczio.cli.verify import VerificationError, verify_copy
 from mrczio.contracts import FileFormat
 from mrczio.conversion import convert
 from mrczio.errors import MrczioError, UnknownFormatError
 from mrczio.progress import Progress
 from mrczio.registry import Registry, get_registry
+from mrczio.verification import verify_output
 
 EXIT_OK, EXIT_FAILURE = 0, 1
+
+
+class VerificationError(Exception):
+    """The output read back differs from its input, so ``--rm`` keeps the input."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,10 @@ def plan(args: argparse.Namespace, format_name: str | None, registry: Registry) 
     """Every (input, output) pair, or :class:`UsageError` before anything is written."""
     inputs: list[str] = list(args.inputs)
     target = registry.format(format_name) if format_name else None
-    if args.remove and args.clip:
+    if args.remove and (args.clip or args.dtype):
+        flag = "--clip" if args.clip else "--dtype"
         raise UsageError(
-            "--rm removes only inputs copied exactly; it cannot be combined with --clip"
+            f"--rm removes only inputs copied exactly; it cannot be combined with {flag}"
         )
     if args.output is None:
         if target is None:
@@ -267,7 +272,9 @@ def _convert(
     for note in report.notes:
         log.info("%s: %s", job.output, note)
     if args.remove:
-        verify_copy(job.source, job.output)
+        check = verify_output(job.source, job.output)
+        if not check.ok:
+            raise VerificationError(check.summary())
         record["verified"] = True
         os.unlink(job.source)
         record["input_removed"] = True
