@@ -46,12 +46,20 @@ def layer_keywords(reader: StackReader) -> dict[str, Any]:
     """name, scale, contrast_limits and metadata for an image layer of ``reader``."""
     vx, vy, vz = (v if v > 0 else 1.0 for v in reader.voxel_size)
     scale = {2: (vy, vx), 3: (vz, vy, vx), 4: (1.0, vz, vy, vx)}[reader.ndim]
-    name = reader.path.rstrip("/").rsplit("/", 1)[-1] if is_url(reader.path) else os.path.basename(reader.path)
+    name = (
+        reader.path.rstrip("/").rsplit("/", 1)[-1]
+        if is_url(reader.path)
+        else os.path.basename(reader.path)
+    )
     return {
         "name": name,
         "scale": scale,
         "contrast_limits": contrast_limits(reader),
-        "metadata": {"path": reader.path, "format": reader.format_name, "voxel_size": tuple(reader.voxel_size)},
+        "metadata": {
+            "path": reader.path,
+            "format": reader.format_name,
+            "voxel_size": tuple(reader.voxel_size),
+        },
     }
 
 
@@ -69,13 +77,13 @@ def contrast_limits(reader: StackReader) -> tuple[float, float]:
 
 def _stored_range(reader: StackReader) -> tuple[float, float] | None:
     """DMIN/DMAX when the header holds real statistics (MRC2014: DMAX < DMIN means unknown)."""
-    candidates = []
+    candidates: list[tuple[Any, Any]] = []
     if reader.header is not None:
         candidates.append((reader.header["dmin"], reader.header["dmax"]))
     candidates.append((reader.metadata.get("dmin"), reader.metadata.get("dmax")))
-    for low, high in candidates:
+    for pair in candidates:
         try:
-            low, high = float(low), float(high)
+            low, high = float(pair[0]), float(pair[1])
         except (TypeError, ValueError):
             continue
         if high > low:

@@ -40,6 +40,9 @@ class RemoteSettings:
     tail_bytes: int = 64 * KIB
     min_readahead: int = 16 * KIB
     max_readahead: int = 2 * MIB
+    #: Chunk headers further apart than this are fetched alone (windows never grow over
+    #: chunk bodies larger than this: their bytes would cost more than the requests saved).
+    max_stride: int = 64 * KIB
     connect_timeout: float = 30.0
     read_timeout: float = 60.0
     #: fsspec options by protocol, e.g. ``{"s3": {"anon": True}}``.
@@ -112,6 +115,7 @@ class RemoteFile:
         self._window: _Block | None = None
         self._window_size = self._settings.prefix_bytes
         self._last_window_end = self._pinned[0].end if self._pinned else 0
+        self._last_small_read = -1
 
     # -- requests ----------------------------------------------------------------------
 
@@ -215,21 +219,25 @@ class RemoteFile:
     def read_at(self, offset: int, count: int, *, what: str = "data") -> bytes:
         """Exactly ``count`` bytes at ``offset``; small reads fetch a read-ahead window."""
         self._check_bounds(offset, count, what)
+        if count > self._settings.max_readahead:
+            return self._cached(offset, count) or self._fetch(offset, offset + count, what)
+        with self._lock:
+            stride, self._last_small_read = offset - self._last_small_read, offset
         cached = self._cached(offset, count)
         if cached is not None:
             return cached
-        if count > self._settings.max_readahead:
-            return self._fetch(offset, offset + count, what)
-        start, end = offset, min(self.size, offset + max(count, self._next_window(offset)))
+        start, end = offset, min(self.size, offset + max(count, self._next_window(offset, stride)))
         block = _Block(start, self._fetch(start, end, what))
         with self._lock:
             self._window, self._last_window_end = block, block.end
         return block.data[:count]
 
-    def _next_window(self, offset: int) -> int:
-        """Grow the window while misses follow the previous one closely, else start small."""
+    def _next_window(self, offset: int, stride: int) -> int:
+        """Grow the window while small reads are dense (misses follow the previous window
+        closely, consecutive reads at most ``max_stride`` apart), else stay small."""
         with self._lock:
-            if 0 <= offset - self._last_window_end < self._window_size:
+            dense = 0 < stride <= self._settings.max_stride
+            if dense and 0 <= offset - self._last_window_end < self._window_size:
                 self._window_size = min(2 * self._window_size, self._settings.max_readahead)
             else:
                 self._window_size = self._settings.min_readahead
