@@ -241,10 +241,17 @@ def _run_one(
         record["error"] = f"{exc}; {job.source} kept"
         log.error(record["error"])
     except (MrczioError, OSError) as exc:
-        record["error"] = cli_message(exc)
+        record["error"] = cli_message(exc) + _output_hint(job, exc)
         log.error(record["error"])
     record["seconds"] = round(time.perf_counter() - started, 6)
     return record
+
+
+def _output_hint(job: Job, exc: BaseException) -> str:
+    """A missing input may be an output name typed the old way (``compress a.mrc b.mrcz``)."""
+    if isinstance(exc, FileNotFoundError) and exc.filename == job.source:
+        return f" (to name an output, use -o {job.source})"
+    return ""
 
 
 def _convert(

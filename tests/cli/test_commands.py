@@ -174,3 +174,33 @@ def test_parse_size() -> None:
     assert parse_size("128K") == 131072
     assert parse_size("4096") == 4096
     assert parse_size("1MiB") == 1 << 20
+
+
+def test_info_json_is_one_object_per_line_for_any_number_of_files(
+    tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """issue 12: a dict for one file and a list for several; now always JSON Lines."""
+    paths = [tmp_path / "a.mrc", tmp_path / "b.mrcz"]
+    for path in paths:
+        mrczio.imwrite(path, counts)
+    (tmp_path / "bad.mrc").write_bytes(b"nonsense")
+    code, out, err = run(["info", "--json", str(paths[0]), str(tmp_path / "bad.mrc"), str(paths[1])], capsys)
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(records) == 3
+    assert [r["path"] for r in records] == [str(paths[0]), str(tmp_path / "bad.mrc"), str(paths[1])]
+    assert records[0]["error"] is None and records[2]["format"] == "mrcz"
+    assert set(records[1]) == {"path", "error"} and "bad.mrc" in records[1]["error"] and "bad.mrc" in err
+    code, out, _ = run(["info", "--json", str(paths[0])], capsys)
+    assert code == 0 and len(out.splitlines()) == 1 and isinstance(json.loads(out), dict)
+
+
+def test_validate_json(tmp_path: Path, counts: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    good, broken = tmp_path / "good.mrcz", tmp_path / "broken.mrc"
+    mrczio.imwrite(good, counts)
+    broken.write_bytes(b"\0" * 10)
+    code, out, _ = run(["validate", "--json", str(good), str(broken)], capsys)
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert code == 1
+    assert first == {"path": str(good), "valid": True, "findings": []}
+    assert second["valid"] is False and second["findings"][0]["code"] == "unreadable"
+    assert set(second["findings"][0]) == {"code", "severity", "message"}

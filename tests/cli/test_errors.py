@@ -78,7 +78,7 @@ def test_output_in_a_missing_folder(movie: Path, tmp_path: Path, capsys: pytest.
 def test_missing_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["compress", str(tmp_path / "nope.mrc")], capsys)
     assert code == 1 and f"{tmp_path / 'nope.mrc'}: No such file or directory" in err
-    assert "Errno" not in err
+    assert "Errno" not in err and f"to name an output, use -o {tmp_path / 'nope.mrc'}" in err
 
 
 def _mrczio(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
