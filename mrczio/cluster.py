@@ -35,6 +35,8 @@ SLURM_DEFAULTS: dict[str, Any] = {
     "walltime": "01:00:00",
 }
 POOL_KINDS = ("local", "processes", "threads")
+#: The scheduler's HTTP server on a free port: never a clash (or a warning) on 8787.
+SCHEDULER_OPTIONS: dict[str, Any] = {"dashboard_address": ":0"}
 
 
 def parse_cluster(text: str) -> tuple[str, int]:
@@ -86,7 +88,7 @@ def slurm_job_script(options: Mapping[str, Any]) -> str:
     """The batch script ``SLURMCluster`` would submit for ``options`` (no SLURM needed)."""
     from dask_jobqueue.slurm import SLURMCluster
 
-    with SLURMCluster(dashboard_address=None, **slurm_cluster_kwargs(options)) as cluster:
+    with SLURMCluster(scheduler_options=SCHEDULER_OPTIONS, **slurm_cluster_kwargs(options)) as cluster:
         return str(cluster.job_script())
 
 
@@ -121,7 +123,7 @@ def _local_cluster(stack: ExitStack, workers: int) -> Any:
 
     return stack.enter_context(
         LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
     )
 
@@ -130,7 +132,7 @@ def _slurm_cluster(stack: ExitStack, options: Mapping[str, Any]) -> Any:
     from dask_jobqueue.slurm import SLURMCluster
 
     cluster = stack.enter_context(
-        SLURMCluster(dashboard_address=None, **slurm_cluster_kwargs(options))
+        SLURMCluster(scheduler_options=SCHEDULER_OPTIONS, **slurm_cluster_kwargs(options))
     )
     cluster.scale(jobs=slurm_jobs(options))
     return cluster

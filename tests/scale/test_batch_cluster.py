@@ -170,7 +170,7 @@ def test_slurm_options_from_toml_and_flags(tmp_path: Path) -> None:
     options = slurm_options(args)
     assert options == {"queue": "long", "memory": "32GB", "job_extra_directives": ["--exclusive"]}
     kwargs = slurm_cluster_kwargs(options)
-    with SLURMCluster(dashboard_address=None, **kwargs) as cluster:
+    with SLURMCluster(scheduler_options={"dashboard_address": ":0"}, **kwargs) as cluster:
         script = cluster.job_script()
     assert "#SBATCH -p long" in script and "#SBATCH --exclusive" in script and "--mem=30G" in script
     assert "#SBATCH -p long" in slurm_job_script(options)
