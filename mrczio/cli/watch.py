@@ -69,9 +69,13 @@ def run(args: argparse.Namespace) -> int:
     config.write = {**config.write, **{k: v for k, v in flags.items() if v is not None}}
     _timestamped_logs()
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())  # finish the current file, then stop
-    return Watcher(config, status=StatusLine(enabled=args.status), stop=stop).run()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in signals}
+    try:  # a signal lets the current file finish, then the watcher stops
+        return Watcher(config, status=StatusLine(enabled=args.status), stop=stop).run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _timestamped_logs() -> None:
