@@ -84,15 +84,15 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(end - start))
-        self.end_headers()
-        sent = 0
+        data = b""
         if body:
             with open(path, "rb") as handle:
                 handle.seek(start)
                 data = handle.read(end - start)
-            self.wfile.write(data)
-            sent = len(data)
-        self.server.log.add(self.command, self.path, range_header, sent)
+        # Logged before replying, so a client that has its answer always finds it counted.
+        self.server.log.add(self.command, self.path, range_header, len(data))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:

@@ -91,7 +91,7 @@ def test_distributed_processes_sum_three_movies(tmp_path: Path) -> None:
     stacked = mrczio.open_dask(sorted(str(p) for p in tmp_path.glob("movie*.mrcz")))
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
