@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--koma-radius", type=int, default=2, help="KOMA radius a (default 2)")
     parser.add_argument("--koma-mode", choices=("multiply", "subtract"), default="multiply")
     parser.add_argument("--suffix", default=".mrcz", help="output extension (default .mrcz)")
+    parser.add_argument(
+        "--dtype", default="auto", choices=("auto", "input", "float16", "float32"),
+        help="output type (default auto: the input's integers when only outliers runs, else float32)",
+    )  # fmt: skip
     add_write_options(parser, with_format=False)
 
 
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         reports = correct_files(
             args.inputs, args.output_dir, names, params=_correction_params(args),
             koma_radius=args.koma_radius, koma_mode=args.koma_mode, suffix=args.suffix,
-            overwrite=args.overwrite, progress=bar, **write_options(args),
+            overwrite=args.overwrite, dtype=args.dtype, progress=bar, **write_options(args),
         )  # fmt: skip
     for report in reports:
         WRITTEN.add(report["output"])

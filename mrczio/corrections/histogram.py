@@ -16,6 +16,12 @@ from mrczio.corrections._parallel import for_each_block
 
 Transform = Literal["none", "anscombe"]
 
+#: Pixels per chunk of the float histogram.
+CHUNK = 1 << 18
+
+#: About this many pixels (an even subsample) set the robust start of the float CDF.
+SAMPLE = 1 << 18
+
 #: Scale between the interquartile range and sigma for a normal distribution.
 IQR_TO_SIGMA = 1.0 / 1.3489795003921634
 
@@ -165,7 +171,7 @@ def float_cdf(image: np.ndarray, max_sigma: float, transform: Transform, paper: 
         c, _ = np.histogram(flat, edges)
         total = max(c.sum(), 1)
         return CdfPoints(edges[:-1] + width / 2, np.cumsum(c) / total, (mean, sp), sp, mean)
-    step = max(1, flat.size // 1_000_000)
+    step = max(1, flat.size // SAMPLE)
     sample = np.sort(flat[::step].astype(np.float64))
     ranks = (np.arange(sample.size) + 0.5) / sample.size
     poisson = 1.0 if transform == "anscombe" else float(np.sqrt(max(mean, 1e-12)))
@@ -173,10 +179,13 @@ def float_cdf(image: np.ndarray, max_sigma: float, transform: Transform, paper: 
     width = s0 / 16.0
     lo = mu0 - max_sigma * s0
     nbins = int(np.ceil(2 * max_sigma * 16)) + 1
-    bins = np.floor((flat - lo) / width)
-    below = int(np.count_nonzero(bins < 0))
-    inside = bins[(bins >= 0) & (bins < nbins)].astype(np.intp)
-    c = np.bincount(inside, minlength=nbins).astype(np.float64)
+    below = 0
+    c = np.zeros(nbins, dtype=np.float64)
+    for c0 in range(0, flat.size, CHUNK):  # chunked: memory of one chunk, not the image
+        bins = np.floor((flat[c0 : c0 + CHUNK] - lo) / width)
+        below += int(np.count_nonzero(bins < 0))
+        inside = bins[(bins >= 0) & (bins < nbins)].astype(np.intp)
+        c += np.bincount(inside, minlength=nbins)
     cdf = (below + np.cumsum(c)) / flat.size
     edges = lo + width * np.arange(1, nbins + 1)
     return CdfPoints(edges, cdf, (mu0, s0), poisson, mean)

@@ -298,8 +298,12 @@ def _global_sigma(
     """Candidates and their sigma values on the sum image, via a LUT for integer sums."""
     flat = total.ravel()
     if not _lut_ok(total):
-        y = hist.forward(flat.astype(np.float64), transform)
-        return _cut(settings, (y - fit.mu) / fit.sigma, td, th)
+        parts = []
+        for c0 in range(0, flat.size, hist.CHUNK):
+            y = hist.forward(flat[c0 : c0 + hist.CHUNK].astype(np.float64), transform)
+            cand, sig = _cut(settings, (y - fit.mu) / fit.sigma, td, th)
+            parts.append((cand + c0, sig))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
     vmin, vmax = int(flat.min()), int(flat.max())
     values = np.arange(vmin, vmax + 1, dtype=np.float64)
@@ -346,7 +350,7 @@ def _global_statistic(total: np.ndarray, settings: OutlierSettings) -> _Statisti
     elif lut and settings.mode == "default":
         points = hist.robust_cdf(values, counts, settings.max_sigma, transform)
     else:
-        image = hist.forward(total.astype(np.float64), transform)
+        image = hist.forward(total.astype(np.float64, copy=False), transform)
         points = hist.float_cdf(image, settings.max_sigma, transform, settings.mode == "paper")
     return _Statistic(points, transform, None, {"residual": "global"})
 
@@ -455,21 +459,32 @@ def _merge_forced(
 
 
 def _checked(
-    stack: np.ndarray, total: np.ndarray | None, forced: np.ndarray | None, threads: int | None
+    stack: np.ndarray | None,
+    total: np.ndarray | None,
+    forced: np.ndarray | None,
+    n_frames: int | None,
+    threads: int | None,
 ) -> tuple[int, np.ndarray, np.ndarray | None]:
-    data = checks.as_frames(stack)
-    if total is None:
-        total = hist.time_sum(data, threads=threads)
-    checks.require_shape(total, data.shape[1:], "time sum")
+    if stack is None:
+        if total is None or n_frames is None:
+            raise CorrectionInputError("without the stack, pass its time sum and n_frames")
+        n = checks.whole(n_frames, "n_frames", 1)
+        total = checks.as_frames(total, "time sum")[0]
+    else:
+        data = checks.as_frames(stack)
+        n = data.shape[0]
+        if total is None:
+            total = hist.time_sum(data, threads=threads)
+    checks.require_shape(total, total.shape if stack is None else data.shape[1:], "time sum")
     checks.require_finite(total, "stack (its time sum)")
     if forced is not None:
         forced = np.asarray(forced, dtype=bool)
-        checks.require_shape(forced, data.shape[1:], "forced-outlier mask")
-    return data.shape[0], total, forced
+        checks.require_shape(forced, total.shape, "forced-outlier mask")
+    return n, total, forced
 
 
 def detect_outliers(
-    stack: np.ndarray,
+    stack: np.ndarray | None,
     settings: OutlierSettings | None = None,
     *,
     total: np.ndarray | None = None,
@@ -477,6 +492,7 @@ def detect_outliers(
     scale: np.ndarray | float | None = None,
     square: np.ndarray | None = None,
     series: Callable[[np.ndarray], np.ndarray] | None = None,
+    n_frames: int | None = None,
     threads: int | None = None,
     **overrides: Any,
 ) -> OutlierResult:
@@ -488,15 +504,16 @@ def detect_outliers(
     gain step). With ``temporal`` (default mode) transient hot pixels are found by
     :mod:`~mrczio.corrections.temporal`; ``square`` (per-pixel sum of squares) and
     ``series`` (flat pixel indices -> their (frames, k) values) may be given when the
-    stack is not in memory. Keyword ``overrides`` replace fields of ``settings`` (or
+    stack is not in memory (then pass ``stack=None``, ``total`` and ``n_frames``; the
+    temporal test runs only when ``square`` and ``series`` are given). Keyword ``overrides`` replace fields of ``settings`` (or
     of ``OutlierSettings.for_mode(mode)`` when only ``mode`` is given).
     """
     if settings is None:
         settings = OutlierSettings.for_mode(overrides.pop("mode", "default"), **overrides)
     elif overrides:
         settings = replace(settings, **overrides)
-    n, total, forced = _checked(stack, total, forced, threads)
-    data = checks.as_frames(stack)
+    n, total, forced = _checked(stack, total, forced, n_frames, threads)
+    data = None if stack is None else checks.as_frames(stack)
     if settings.residual == "local" and settings.mode == "default":
         stat = _local_statistic(total, settings, scale, forced, threads)
     else:
@@ -527,8 +544,9 @@ def detect_outliers(
     mask.ravel()[cand[hard]] = True
     mean_image = total.astype(np.float32) / np.float32(n)
     trans, t_fill = None, None
-    if settings.temporal and stat.expected is not None and data.shape[0] == n and n >= 3:
-        trans = _transients(data, total, stat, settings, square, series, threads)
+    in_reach = data is not None or (square is not None and series is not None)
+    if settings.temporal and stat.expected is not None and in_reach and n >= 3:
+        trans = _transients(data, total, n, stat, settings, square, series, threads)
         t_fill = fill_values(
             mean_image, trans.index, mask, psf_kernel(settings.psf), radius=settings.radius,
             min_good=settings.min_good, fallback=frame_mean,
@@ -579,8 +597,9 @@ def detect_outliers(
 
 
 def _transients(
-    data: np.ndarray,
+    data: np.ndarray | None,
     total: np.ndarray,
+    n: int,
     stat: _Statistic,
     settings: OutlierSettings,
     square: np.ndarray | None,
@@ -589,10 +608,11 @@ def _transients(
 ) -> Transients:
     """Screen by dispersion, confirm by segment likelihood (see ``temporal``)."""
     assert stat.expected is not None
-    n = data.shape[0]
     if square is None:
+        assert data is not None
         square = sum_of_squares(data, threads=threads)
     if series is None:
+        assert data is not None
         flat = data.reshape(n, -1)
 
         def series(idx: np.ndarray) -> np.ndarray:

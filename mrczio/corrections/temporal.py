@@ -73,17 +73,22 @@ def screen(total: np.ndarray, square: np.ndarray, n: int, scale: float | np.ndar
     """Flat indices of the pixels whose dispersion stands out (see module docstring)."""
     if n < 3:
         return np.zeros(0, dtype=np.intp)
-    s = np.maximum(total.astype(np.float64), 0) / scale
-    q = square.astype(np.float64) / (np.asarray(scale, dtype=np.float64) ** 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.where(s > 0, n * q / np.where(s > 0, s, 1.0) - s, 0.0)
-        mu = np.maximum(s / n, 1e-3)
-        z = (d - (n - 1)) / np.sqrt((n - 1) * (2.0 + 1.0 / mu))
-    z = np.where(np.isfinite(z), z, 0.0).ravel()
-    cand = np.flatnonzero(z > SCREEN)
-    cap = max(1, int(MAX_FRACTION * z.size))
+    tot, sq = total.ravel(), square.ravel()
+    sc = np.broadcast_to(np.asarray(scale, dtype=np.float64), total.shape).ravel()
+    zs = np.empty(tot.size, dtype=np.float32)
+    for c0 in range(0, tot.size, CHUNK * 64):  # chunked: a few float64 rows at a time
+        part = slice(c0, c0 + CHUNK * 64)
+        s = np.maximum(tot[part].astype(np.float64), 0) / sc[part]
+        q = sq[part].astype(np.float64) / (sc[part] * sc[part])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.where(s > 0, n * q / np.where(s > 0, s, 1.0) - s, 0.0)
+            mu = np.maximum(s / n, 1e-3)
+            z = (d - (n - 1)) / np.sqrt((n - 1) * (2.0 + 1.0 / mu))
+        zs[part] = np.where(np.isfinite(z), z, 0.0)
+    cand = np.flatnonzero(zs > SCREEN)
+    cap = max(1, int(MAX_FRACTION * zs.size))
     if cand.size > cap:
-        cand = cand[np.argsort(z[cand])[-cap:]]
+        cand = cand[np.argsort(zs[cand])[-cap:]]
     return np.sort(cand)
 
 

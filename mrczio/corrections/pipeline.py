@@ -1,0 +1,188 @@
+"""Gain + outliers as a stream over frames, in memory bounded by the frame size.
+
+:func:`stream_correct` never holds the stack: it reads frames in chunks from a
+:class:`~mrczio.reader.StackReader` (or an array) and keeps only per-pixel images.
+
+1. Pass 1 accumulates the time sum and sum of squares of the raw frames.
+2. Detection runs on the gain-corrected sum ``T = (S - n*dark) * G**gamma`` with the
+   count scale ``G**gamma`` (so the local residual sees counts, whichever order the
+   user thinks in); bad gain pixels are forced outliers.
+3. If the temporal screen finds candidates, their frames are gathered in one more read
+   (only those pixels are kept).
+4. Pass 2 yields corrected chunks: gain, then the blend, then the on-frames of
+   transient pixels, then the output dtype.
+
+Peak memory: a few float64/float32 images of one frame plus one chunk of float32
+frames, independent of the number of frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from mrczio.corrections import checks
+from mrczio.corrections.gain import (
+    apply_gain,
+    bad_gain_pixels,
+    gain_factor,
+    warn_if_misoriented,
+)
+from mrczio.corrections.outliers import OutlierResult, OutlierSettings, detect_outliers
+from mrczio.errors import ConversionError, CorrectionInputError, OptionError
+
+
+class FrameSource(Protocol):
+    """What the stream reads: a reader or an array (``len``, ``frame_shape``/``shape``,
+    ``dtype`` and slicing by frames)."""
+
+    @property
+    def dtype(self) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: Any) -> Any: ...
+
+
+@dataclass
+class StreamPlan:
+    """What :func:`stream_correct` will do; filled in with the detection result."""
+
+    gain: np.ndarray | None = None
+    dark: np.ndarray | float | None = None
+    gamma: float = 1.0
+    outliers: OutlierSettings | None = None
+    dtype: str = "auto"
+    chunk: int = 2
+    threads: int | None = None
+    check_orientation: bool = True
+    result: OutlierResult | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _shape(source: FrameSource) -> tuple[int, int]:
+    fs = getattr(source, "frame_shape", None)
+    if fs is None:
+        fs = getattr(source, "shape", (0, 0, 0))[1:]
+    return int(fs[0]), int(fs[1])
+
+
+def _chunks(source: FrameSource, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+    n = len(source)
+    for a in range(0, n, chunk):
+        block = np.asarray(source[a : min(a + chunk, n)])
+        yield a, block[None] if block.ndim == 2 else block
+
+
+def output_dtype(plan: StreamPlan, input_dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """``auto``: the input's integer type when only outliers are corrected (blended
+    values rounded without bias), else float32. Also ``float16``, ``float32``, ``input``."""
+    name = plan.dtype
+    integer = np.dtype(input_dtype).kind in "biu"
+    if name == "auto":
+        keep = integer and plan.gain is None and plan.dark is None
+        return np.dtype(input_dtype) if keep else np.dtype(np.float32)
+    if name == "input":
+        return np.dtype(input_dtype)
+    if name in ("float16", "float32"):
+        return np.dtype(name)
+    raise OptionError(f"output dtype {name!r}: expected auto, input, float16 or float32")
+
+
+def _sums(source: FrameSource, plan: StreamPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 1: raw time sum (float64) and raw sum of squares (float64)."""
+    shape = _shape(source)
+    total = np.zeros(shape, dtype=np.float64)
+    square = np.zeros(shape, dtype=np.float64)
+    for _, block in _chunks(source, 1):  # one frame at a time: 8 bytes per pixel
+        f = block[0].astype(np.float64)
+        checks.require_finite(f, "stack")
+        total += f
+        f *= f
+        square += f
+    return total, square
+
+
+def _detect(
+    source: FrameSource, plan: StreamPlan, raw_total: np.ndarray, raw_square: np.ndarray
+) -> OutlierResult:
+    assert plan.outliers is not None
+    n = len(source)
+    shape = _shape(source)
+    factor = gain_factor(plan.gain, plan.gamma, shape)
+    d = None if plan.dark is None else np.broadcast_to(np.float32(plan.dark), shape)
+    total, square = raw_total, raw_square  # updated in place: the raw sums are not kept
+    if d is not None:
+        square -= 2 * d * total
+        square += n * d * d
+        total -= n * d
+    if factor is not None:
+        total *= factor
+        square *= factor
+        square *= factor
+    forced = None if plan.gain is None else bad_gain_pixels(plan.gain)
+    scale = None if factor is None else np.where(factor > 0, factor, np.float32(1))
+
+    def series(idx: np.ndarray) -> np.ndarray:
+        cols = [np.asarray(b).reshape(b.shape[0], -1)[:, idx] for _, b in _chunks(source, 16)]
+        x = np.concatenate(cols).astype(np.float64)
+        if d is not None:
+            x -= d.ravel()[idx]
+        if factor is not None:
+            x *= factor.ravel()[idx]
+        return x
+
+    if np.dtype(source.dtype).kind in "biu" and factor is None and d is None:
+        total = np.rint(total).astype(np.int64)  # exact integer counts: integer paths
+    return detect_outliers(
+        None, plan.outliers, total=total, n_frames=n, forced=forced, scale=scale,
+        square=square, series=series, threads=plan.threads,
+    )  # fmt: skip
+
+
+def _to_dtype(block: np.ndarray, dtype: np.dtype[Any], first: int) -> np.ndarray:
+    if dtype.kind in "iu":
+        rng = np.random.default_rng(first)  # unbiased rounding, reproducible per chunk
+        info = np.iinfo(dtype)
+        frac = block - np.floor(block)
+        rounded = np.floor(block) + (rng.random(block.shape, dtype=np.float32) < frac)
+        return np.asarray(np.clip(rounded, info.min, info.max).astype(dtype))
+    if dtype == np.float16:
+        top = float(np.abs(block).max(initial=0.0))
+        if top > float(np.finfo(np.float16).max):
+            raise ConversionError(
+                f"corrected values reach {top:.4g}, beyond float16's 65504; use float32"
+            )
+    return block.astype(dtype)
+
+
+def stream_correct(source: FrameSource, plan: StreamPlan) -> Iterator[np.ndarray]:
+    """Yield the corrected stack chunk by chunk (see the module docstring)."""
+    if len(source) == 0 or 0 in _shape(source):
+        raise CorrectionInputError("the stack is empty; nothing to correct")
+    dtype = output_dtype(plan, np.dtype(source.dtype))
+    check = plan.check_orientation and plan.gain is not None
+    if plan.outliers is not None or check:
+        raw_total, raw_square = _sums(source, plan)
+        if check:
+            assert plan.gain is not None
+            r = warn_if_misoriented(raw_total, plan.gain)
+            plan.info["orientation_r"] = r
+        if plan.outliers is not None:
+            plan.result = _detect(source, plan, raw_total, raw_square)
+            plan.info.update(plan.result.info)
+        del raw_total, raw_square
+    plan.info["output_dtype"] = str(dtype)
+    for a, block in _chunks(source, plan.chunk):
+        if plan.gain is not None or plan.dark is not None:
+            data = apply_gain(block, plan.gain, dark=plan.dark, gamma=plan.gamma,
+                              threads=plan.threads)  # fmt: skip
+        else:
+            data = block.astype(np.float32)
+            checks.require_finite(data, "stack")
+        if plan.result is not None:
+            plan.result.apply(data, out=data, threads=plan.threads, first_frame=a)
+        yield _to_dtype(data, dtype, a)
