@@ -6,7 +6,9 @@ Events (``event`` key) for a file ``path`` relative to the watched folder:
 ``done``     the output was verified and published (``sha256`` of the output,
              ``adopted: true`` when an existing output was verified instead of rewritten);
 ``copied``   a sidecar was copied and checked (``sha256``);
-``deleted``  the source was removed after its verified output was on disk;
+``deleting`` the source is about to be removed (its verified output is on disk);
+``deleted``  the source was removed (written after the removal; a restart that finds
+             ``deleting`` without ``deleted`` and the source gone writes it);
 ``failed``   the file cannot be processed as it is (``error``);
 ``abandoned`` the source changed while it was being compressed.
 
@@ -37,6 +39,7 @@ class FileState:
 
     done: dict[str, Any] | None = None
     failed: dict[str, Any] | None = None
+    deleting: bool = False
     deleted: bool = False
 
 
@@ -108,9 +111,11 @@ class Journal:
         state = self.states.setdefault(str(record.get("path")), FileState())
         event = record.get("event")
         if event in ("done", "copied"):
-            state.done, state.failed, state.deleted = record, None, False
+            state.done, state.failed, state.deleting, state.deleted = record, None, False, False
         elif event == "failed":
             state.failed = record
+        elif event == "deleting":
+            state.deleting = True
         elif event == "deleted":
             state.deleted = True
 

@@ -82,6 +82,7 @@ class Watcher:
         """Watch until stopped (or, with ``once``, until nothing complete is left)."""
         with Journal(self.config.journal_path) as journal:
             self.journal = journal
+            self._finish_interrupted_deletions()
             removed = self.staging.reset()
             if removed:
                 log.info(
@@ -294,10 +295,20 @@ class Watcher:
                 entry, "keep", "%s: verified output %s is missing or changed; source kept", output
             )
             return
+        self._journal.record("deleting", entry.rel, output=done["output"])
         remove_source(entry.path)
         self._journal.record("deleted", entry.rel, output=done["output"])
         self.counts.deleted += 1
         log.info("%s: source deleted (verified output %s)", entry.rel, done["output"])
+
+    def _finish_interrupted_deletions(self) -> None:
+        """Record the deletions a kill interrupted after the unlink (the source is gone);
+        a source still present goes through the normal checks again."""
+        for rel, state in list(self._journal.states.items()):
+            if state.deleting and not state.deleted and state.done is not None:
+                source = os.path.join(self.config.source, *rel.split("/"))
+                if signature(source) is None:
+                    self._journal.record("deleted", rel, output=state.done["output"], after_restart=True)
 
     # -- sidecars -----------------------------------------------------------------------
 

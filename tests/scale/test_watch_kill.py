@@ -191,7 +191,7 @@ def check_outcome(
         events = [r["event"] for r in records if r["path"] == rel]
         assert events.count("done") == 1, (rel, events)
         assert events.count("deleted") == 1, (rel, events)
-        assert events.index("done") < events.index("deleted"), (rel, events)
+        assert events.index("done") < events.index("deleting") < events.index("deleted"), (rel, events)
         assert "start" not in events[events.index("done") :], (rel, events)
         assert "failed" not in events, (rel, events)
         done = next(r for r in records if r["path"] == rel and r["event"] == "done")

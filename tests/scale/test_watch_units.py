@@ -104,7 +104,7 @@ def test_an_existing_identical_output_is_adopted_not_rewritten(tmp_path: Path) -
     inode = os.stat(dest / "a.mrcz").st_ino
     run_once(src, dest, delete_source=True)
     assert os.stat(dest / "a.mrcz").st_ino == inode
-    assert events(dest) == [("done", "a.mrc"), ("deleted", "a.mrc")]
+    assert events(dest) == [("done", "a.mrc"), ("deleting", "a.mrc"), ("deleted", "a.mrc")]
     assert not (src / "a.mrc").exists()
 
 
