@@ -150,12 +150,22 @@ def open_writer(
     metadata: Mapping[str, Any] | None = None,
     voxel_size: VoxelLike = None,
     registry: Registry | None = None,
+    like: StackReader | None = None,
     **options: Any,
 ) -> StackWriter:
     """Start a streaming write: call ``writer.write(frames)`` any number of times, then
-    ``close()`` (or use ``with``). The file appears only when it is complete."""
+    ``close()`` (or use ``with``). The file appears only when it is complete.
+
+    ``like=reader`` writes a file "like" an open one: everything of its header the target
+    format can hold (for MRC and MRCZ: space group, sampling, cell, axis order, start,
+    origin, labels, extended header...) and its voxel size, unless given explicitly.
+    """
     reg = _registry(registry)
     name = os.fspath(path)
+    fmt = writer_format(name, format, reg)
+    if like is not None:
+        options = {**fmt.options_like(like), **{k: v for k, v in options.items() if v is not None}}
+        voxel_size = like.voxel_size if voxel_size is None else voxel_size
     request = WriteRequest(
         path=name,
         frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
@@ -165,7 +175,7 @@ def open_writer(
         metadata=metadata,
         options={k: v for k, v in options.items() if v is not None},
     )
-    return writer_format(name, format, reg).open_writer(request, reg)
+    return fmt.open_writer(request, reg)
 
 
 def imwrite(
@@ -180,6 +190,7 @@ def imwrite(
     dtype: Any = None,
     overwrite: bool = False,
     registry: Registry | None = None,
+    like: StackReader | None = None,
     **options: Any,
 ) -> None:
     """Write a 2-D image, a 3-D stack, or an iterable of 2-D frames.
@@ -187,13 +198,16 @@ def imwrite(
     The format follows the extension (``.mrc``/``.mrcs`` plain, ``.mrcz`` compressed with
     zstd level 1 and automatic shuffle) unless ``format`` is given. ``dtype`` casts first
     (e.g. float64 to float32). Other keywords are format options (``filter``,
-    ``blocksize``, ``threads``, ``volume``, ``metadata_format``, ...).
+    ``blocksize``, ``threads``, ``volume``, ``metadata_format``, ...). A 4-D array is a
+    stack of volumes, written section by section (pass ``like=`` a volume stack's reader
+    to keep its ISPG and MZ). ``like=reader``: see :func:`open_writer`.
     """
     frames, first = _frames_and_first(data, dtype)
+    count = sum(len(block) for block in frames) if isinstance(frames, list) else None
     writer = open_writer(
-        path, first.shape, first.dtype, format=format, metadata=metadata,
+        path, first.shape, first.dtype, format=format, metadata=metadata, n_frames=count,
         voxel_size=voxel_size, registry=registry, codec=codec, level=level,
-        overwrite=overwrite, **options,
+        overwrite=overwrite, like=like, **options,
     )  # fmt: skip
     with writer:
         writer.write(frames)
@@ -205,9 +219,12 @@ def _frames_and_first(data: np.ndarray | Iterable[np.ndarray], dtype: Any) -> tu
         array = np.asarray(data)
         if dtype is not None:
             array = array.astype(dtype, copy=False)
-        if array.ndim not in (2, 3) or 0 in array.shape[-2:]:
-            raise DataTypeError(f"expected a 2-D image or a 3-D stack with non-empty frames, got shape {array.shape}")
-        stack = array[np.newaxis] if array.ndim == 2 else array
+        if array.ndim not in (2, 3, 4) or 0 in array.shape[-2:]:
+            raise DataTypeError(
+                f"expected a 2-D image, a 3-D stack or a 4-D stack of volumes with non-empty frames, "
+                f"got shape {array.shape}"
+            )
+        stack = array[np.newaxis] if array.ndim == 2 else array.reshape(-1, *array.shape[-2:])
         return [stack], stack[0] if len(stack) else np.empty(stack.shape[1:], stack.dtype)
     iterator = iter(data)
     try:

@@ -226,6 +226,9 @@ class FileFormat(abc.ABC):
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]]
     description: ClassVar[str] = ""
+    #: True when the format stores an MRC2014 header; conversions into other formats
+    #: keep the source's header fields in the metadata (``mrczio.header.header_record``).
+    holds_mrc_header: ClassVar[bool] = False
 
     @abc.abstractmethod
     def claim(self, head: bytes, path: str) -> float:

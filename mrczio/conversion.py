@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from mrczio import api
+from mrczio import header as mrc
 from mrczio.contracts import FileFormat, PathLike
 from mrczio.errors import ConversionError, DataTypeError, OutputExistsError
+from mrczio.reader import StackReader
 from mrczio.registry import Registry, get_registry
 
 Progress = Callable[[int], Any]
@@ -104,6 +106,18 @@ def _same(fitted: np.ndarray, frame: np.ndarray) -> np.ndarray:
     return np.asarray(equal)
 
 
+def carried_metadata(reader: StackReader, target: FileFormat) -> dict[str, Any]:
+    """The source's metadata, plus a record of its MRC header when the target cannot hold
+    one (restored when the file is converted back to MRC)."""
+    metadata = dict(reader.metadata)
+    if reader.header is not None and not target.holds_mrc_header:
+        record = mrc.header_record(reader.header)
+        if reader.extended_header and not reader.metadata:
+            record.update(extended_header=reader.extended_header.hex(), exttyp=reader.exttyp.decode("latin-1"))
+        metadata[mrc.HEADER_RECORD_KEY] = record
+    return metadata
+
+
 def convert_file(
     src: str,
     dst: str,
@@ -137,8 +151,8 @@ def convert_file(
         try:
             writer = api.open_writer(
                 dst, reader.frame_shape, out_dtype, format=target.name, n_frames=len(reader),
-                metadata=reader.metadata or None, voxel_size=reader.voxel_size, registry=registry,
-                overwrite=overwrite, **merged,
+                metadata=carried_metadata(reader, target) or None, voxel_size=reader.voxel_size,
+                registry=registry, overwrite=overwrite, **merged,
             )  # fmt: skip
         except DataTypeError as exc:
             raise ConversionError(

@@ -235,3 +235,91 @@ def header_summary(header: np.ndarray) -> dict[str, Any]:
     summary["labels"] = labels(header)
     summary["byteorder"] = "little" if header_byteorder(header) == "<" else "big"
     return summary
+
+
+# -- carrying a header into another file ------------------------------------------------
+
+#: Fields a new file never copies from another file's header: sizes and mode follow the
+#: data, statistics are recomputed, the stamps and sizes of what follows the header are
+#: the writer's own, labels are merged (:func:`merged_labels`).
+RECOMPUTED_FIELDS = frozenset({
+    "nx", "ny", "nz", "mode", "dmin", "dmax", "dmean", "rms", "nsymbt", "exttyp", "map",
+    "machst", "packed_bytes", "imod_stamp", "imod_flags", "nlabl", "label",
+})  # fmt: skip
+
+#: Every other field: geometry (ISPG, sampling, cell, axes, start, origin), NVERSION and
+#: the EXTRA area (IMOD's creatid/nint/nreal, python-mrcz's voltage/cs/gain).
+CARRIED_FIELDS = tuple(name for name in HEADER_DTYPE.names or () if name not in RECOMPUTED_FIELDS)
+
+#: The metadata key under which a file that cannot hold an MRC header (TIFF), or an MRCZ
+#: file whose MZ python-mrcz would misread, keeps the header fields it cannot store.
+HEADER_RECORD_KEY = "mrczio_mrc_header"
+
+
+def header_record(header: np.ndarray, fields: tuple[str, ...] = CARRIED_FIELDS) -> dict[str, Any]:
+    """JSON-friendly copy of ``fields`` of ``header`` (raw bytes fields as hex), plus the
+    labels, for :data:`HEADER_RECORD_KEY`."""
+    record: dict[str, Any] = {}
+    for name in fields:
+        value = np.asarray(header[name])
+        if value.dtype.kind == "V" and value.ndim == 0:
+            record[name] = bytes(value.tobytes()).hex()
+        elif value.dtype.kind == "S":
+            record[name] = bytes(value.item()).decode("latin-1")
+        elif value.ndim:
+            record[name] = [v.item() for v in value]
+        else:
+            record[name] = value.item()
+    if fields == CARRIED_FIELDS:
+        record.update(nx=int(header["nx"]), ny=int(header["ny"]), nz=int(header["nz"]))
+        record["labels"] = labels(header)
+    return record
+
+
+def apply_record(header: np.ndarray, record: dict[str, Any]) -> None:
+    """Write the fields of a :func:`header_record` into ``header`` (unknown keys ignored);
+    a malformed value raises ``ValueError`` or ``TypeError``."""
+    for name, value in record.items():
+        if name not in CARRIED_FIELDS and name not in ("nx", "ny", "nz"):
+            continue
+        field = header.dtype[name]
+        kind = field.base.kind if field.subdtype is not None else field.kind
+        if kind == "V":
+            raw = bytes.fromhex(str(value))
+            header[name] = np.frombuffer(raw.ljust(header.dtype[name].itemsize, b"\0"), dtype=header.dtype[name])[0]
+        elif kind == "S":
+            header[name] = str(value).encode("latin-1")
+        else:
+            header[name] = value
+
+
+def header_from_record(record: dict[str, Any]) -> np.ndarray:
+    """A new little-endian header holding a :func:`header_record` (and its labels)."""
+    header = new_header("<")
+    apply_record(header, record)
+    for index, text in enumerate(list(record.get("labels", []))[:10]):
+        set_label(header, index, str(text))
+    return header
+
+
+def merged_labels(source: list[str], own: str) -> list[str]:
+    """The source's labels, then ``own`` if there is room and it is not already last."""
+    kept = [text for text in source if text][:10]
+    if len(kept) < 10 and (not kept or kept[-1] != own):
+        kept.append(own)
+    return kept
+
+
+def default_mz(ispg: int, nz: int) -> int:
+    """MZ as mrcfile writes it: 1 for an image stack, NZ for a volume (0 when unknown)."""
+    if ispg == 0:
+        return 1
+    if 1 <= ispg <= 230:
+        return nz
+    return 0
+
+
+def is_volume_stack(header: np.ndarray) -> bool:
+    """ISPG 401..630 with MZ dividing NZ: NZ / MZ volumes of MZ sections each."""
+    ispg, mz, nz = int(header["ispg"]), int(header["mz"]), int(header["nz"])
+    return 401 <= ispg <= 630 and mz > 0 and nz % mz == 0

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Self, TypeAlias
 import numpy as np
 
 from mrczio.errors import FrameIndexError
+from mrczio.geometry import MapGeometry
 
 Index: TypeAlias = int | slice | Sequence[int] | np.ndarray | EllipsisType | None
 
@@ -56,6 +57,7 @@ class ReaderInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     extended_header: bytes = b""
     exttyp: bytes = b""
+    geometry: MapGeometry | None = None
 
     def __post_init__(self) -> None:
         ny, nx = (int(n) for n in self.frame_shape)
@@ -125,6 +127,12 @@ class StackReader(abc.ABC):
     @property
     def exttyp(self) -> bytes:
         return self.info.exttyp
+
+    @property
+    def geometry(self) -> MapGeometry | None:
+        """Space group, axis order, start, cell and origin of a map (MRC-family files);
+        ``None`` for formats without an MRC header."""
+        return self.info.geometry
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary for ``mrczio info``; formats add their own details."""

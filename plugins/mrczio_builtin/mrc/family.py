@@ -24,6 +24,7 @@ class MrcFamilyFormat(FileFormat):
 
     #: Whether a plain copy keeps 4-bit packing (mode 101) unless told otherwise.
     keeps_packing = False
+    holds_mrc_header = True
 
     def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
         return MrcAppender(path, registry, dict(options))

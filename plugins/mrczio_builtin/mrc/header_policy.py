@@ -21,13 +21,14 @@ from mrczio.contracts import FrameCodec, PixelMode
 from mrczio.errors import DataTypeError, OptionError
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
+from mrczio_builtin.mrc import mrcz_geometry
 from mrczio_builtin.mrc.packed4bit import MODE_4BIT
 from mrczio_builtin.mrc.reader_base import MrcLayoutReader
 
 COMMON_OPTIONS = frozenset({
     "overwrite", "byteorder", "volume", "extended_header", "exttyp", "metadata_format",
     "metadata_placement", "label", "voltage", "cs", "gain", "origin", "fsync", "compute_stats",
-    "mode", "packed4bit", "clip",
+    "mode", "packed4bit", "clip", "header_like",
 })  # fmt: skip
 
 _BYTEORDERS = {"<": "<", "little": "<", ">": ">", "big": ">", "=": "<" if np.little_endian else ">"}
@@ -35,17 +36,23 @@ _BYTEORDERS = {"<": "<", "little": "<", ">": ">", "big": ">", "=": "<" if np.lit
 
 @dataclass(frozen=True)
 class HeaderOptions:
-    """Header-level write options common to plain MRC and MRCZ."""
+    """Header-level write options common to plain MRC and MRCZ.
+
+    ``template`` is another file's header (``header_like=``): every field of it outside
+    :data:`mrczio.header.RECOMPUTED_FIELDS` is carried. The microscope fields and the
+    origin are ``None`` unless the caller gave them; given ones win over the template.
+    """
 
     byteorder: str = "<"
     volume: bool = False
     extended_header: bytes = b""
     exttyp: bytes = b""
     label: str = ""
-    voltage: float = 0.0
-    cs: float = 0.0
-    gain: float = 1.0
-    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    voltage: float | None = None
+    cs: float | None = None
+    gain: float | None = None
+    origin: tuple[float, float, float] | None = None
+    template: np.ndarray | None = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HeaderOptions:
@@ -53,17 +60,44 @@ class HeaderOptions:
         if byteorder is None:
             raise OptionError(f"byteorder must be 'little' or 'big', not {options.get('byteorder')!r}")
         exttyp = options.get("exttyp", b"") or b""
+        origin = options.get("origin")
         return cls(
             byteorder=byteorder,
             volume=bool(options.get("volume", False)),
             extended_header=bytes(options.get("extended_header", b"") or b""),
             exttyp=exttyp.encode("ascii") if isinstance(exttyp, str) else bytes(exttyp),
             label=str(options.get("label", "")),
-            voltage=float(options.get("voltage", 0.0) or 0.0),
-            cs=float(options.get("cs", 0.0) or 0.0),
-            gain=float(options.get("gain", 1.0) or 1.0),
-            origin=_origin(options.get("origin", (0.0, 0.0, 0.0))),
+            voltage=_optional_float(options, "voltage"),
+            cs=_optional_float(options, "cs"),
+            gain=_optional_float(options, "gain"),
+            origin=None if origin is None else _origin(origin),
+            template=_template(options.get("header_like")),
         )
+
+
+def _optional_float(options: Mapping[str, Any], name: str) -> float | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{name} must be a number, not {value!r}") from None
+
+
+def _template(value: Any) -> np.ndarray | None:
+    """``header_like``: an MRC header array or a :func:`mrczio.header.header_record`."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        try:
+            return mrc.header_from_record(dict(value))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise OptionError(f"header_like: not a usable header record ({exc})") from None
+    array = np.asarray(value)
+    if array.dtype.names is None or set(array.dtype.names) != set(mrc.HEADER_DTYPE.names or ()):
+        raise OptionError("header_like must be an MRC header (reader.header) or a header record")
+    return array
 
 
 def _origin(value: Any) -> tuple[float, float, float]:
@@ -127,45 +161,94 @@ def build_header(opts: HeaderOptions, new: NewFile, stats: tuple[float, float, f
     """The 1024-byte header of a newly written file."""
     header = mrc.new_header(opts.byteorder)
     ny, nx = new.frame_shape
-    compressed = new.compressor_id > 0
     header["nx"], header["ny"], header["nz"] = nx, ny, new.nz
     header["mode"] = new.compressor_id * mrc.COMPRESSOR_FACTOR + new.mode.code
-    header["ispg"] = 1 if opts.volume else 0
-    header["mx"], header["my"] = nx, ny
-    # python-mrcz reads MZ as "slices per frame"; 0 = one monolithic array
-    header["mz"] = 0 if compressed else (max(new.nz, 1) if opts.volume else 1)
-    vx, vy, vz = new.voxel_size or (0.0, 0.0, 0.0)
-    header["cella"] = (vx * nx, vy * ny, vz * (new.nz if compressed else int(header["mz"])))
-    header["origin"] = opts.origin
+    if opts.template is not None and _same_grid(opts.template, new):
+        _carry(header, opts.template, new)
+    else:
+        _fresh_geometry(header, opts, new)
+    _apply_given(header, opts)
     header["nsymbt"] = new.extended_bytes
     header["exttyp"] = new.exttyp
-    header["voltage"], header["cs"], header["gain"] = opts.voltage, opts.cs, opts.gain
     header["packed_bytes"] = new.packed_bytes
     if new.dtype == np.uint8:
         header["imod_stamp"], header["imod_flags"] = mrc.IMOD_STAMP, 0
     if stats is not None:
         header["dmin"], header["dmax"], header["dmean"], header["rms"] = stats
-    mrc.set_label(header, 0, opts.label or f"mrczio {mrczio.__version__}")
+    source = mrc.labels(opts.template) if opts.template is not None else []
+    for index, text in enumerate(mrc.merged_labels(source, opts.label or f"mrczio {mrczio.__version__}")):
+        mrc.set_label(header, index, text)
     return header
 
 
+def _same_grid(template: np.ndarray, new: NewFile) -> bool:
+    """True when the template describes data of the new file's size (its sampling and
+    cell then apply as they are)."""
+    ny, nx = new.frame_shape
+    return (int(template["nx"]), int(template["ny"]), int(template["nz"])) == (nx, ny, new.nz)
+
+
+def _fresh_geometry(header: np.ndarray, opts: HeaderOptions, new: NewFile) -> None:
+    """mrczio's own geometry: image stack or volume, sampling = size, cell = voxel * N."""
+    ny, nx = new.frame_shape
+    compressed = new.compressor_id > 0
+    volume = opts.volume or (opts.template is not None and 1 <= int(opts.template["ispg"]) <= 230)
+    header["ispg"] = 1 if volume else 0
+    header["mx"], header["my"] = nx, ny
+    # python-mrcz reads MZ as "slices per frame"; 0 = one monolithic array
+    header["mz"] = 0 if compressed else (max(new.nz, 1) if volume else 1)
+    voxel = new.voxel_size or (mrc.voxel_size(opts.template) if opts.template is not None else (0.0, 0.0, 0.0))
+    header["cella"] = (voxel[0] * nx, voxel[1] * ny, voxel[2] * (new.nz if compressed else int(header["mz"])))
+    header["gain"] = 1.0
+
+
+def _carry(header: np.ndarray, template: np.ndarray, new: NewFile) -> None:
+    """Copy every carried field of ``template``; MZ and CELLA as the target's convention
+    needs them (:mod:`.mrcz_geometry` for MRCZ)."""
+    for name in mrc.CARRIED_FIELDS:
+        header[name] = template[name]
+    if new.compressor_id > 0:
+        header["mz"], header["cella"] = mrcz_geometry.written(template, new.nz)
+    elif int(template["mz"]) <= 0:
+        header["mz"] = max(mrc.default_mz(int(template["ispg"]), new.nz), 1)  # python-mrcz's 0
+    if new.voxel_size is not None and not _same_voxel(mrc.voxel_size(header), new.voxel_size):
+        ny, nx = new.frame_shape
+        z_cells = new.nz if new.compressor_id > 0 else (int(header["mz"]) or new.nz)
+        sampling = (int(header["mx"]) or nx, int(header["my"]) or ny, z_cells)
+        header["cella"] = tuple(v * m for v, m in zip(new.voxel_size, sampling, strict=True))
+
+
+def _same_voxel(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    return all(np.float32(x) == np.float32(y) or abs(x - y) <= 1e-6 * max(abs(x), abs(y)) for x, y in zip(a, b, strict=True))
+
+
+def _apply_given(header: np.ndarray, opts: HeaderOptions) -> None:
+    """Fields the caller gave explicitly win over a template and the defaults."""
+    for name in ("voltage", "cs", "gain"):
+        value = getattr(opts, name)
+        if value is not None:
+            header[name] = value
+    if opts.origin is not None:
+        header["origin"] = opts.origin
+
+
 def options_like(reader: StackReader, accepted: frozenset[str], *, keep_packing: bool) -> dict[str, Any]:
-    """Header content of ``reader``'s file that a new MRC-family file can carry, as write
-    options (only those in ``accepted``)."""
-    header = reader.header
-    if header is None:
+    """Write options that make a new MRC-family file carry ``reader``'s header: the header
+    itself as a template (or the record a TIFF kept of it), the extended header when it
+    is not the metadata, and 4-bit packing for plain copies."""
+    template: Any = reader.header
+    record = reader.metadata.get(mrc.HEADER_RECORD_KEY)
+    if template is None and isinstance(record, Mapping):
+        template = dict(record)
+    if template is None:
         return {}
-    ispg = int(header["ispg"])
-    candidates: dict[str, Any] = {
-        "volume": 1 <= ispg <= 230,
-        "voltage": float(header["voltage"]),
-        "cs": float(header["cs"]),
-        "gain": float(header["gain"]),
-        "origin": tuple(float(v) for v in header["origin"]),
-    }
+    candidates: dict[str, Any] = {"header_like": template}
     if reader.extended_header and not reader.metadata:
         candidates["extended_header"] = reader.extended_header
         candidates["exttyp"] = reader.exttyp
+    elif isinstance(record, Mapping) and record.get("extended_header"):
+        candidates["extended_header"] = bytes.fromhex(str(record["extended_header"]))
+        candidates["exttyp"] = str(record.get("exttyp", ""))
     if keep_packing and _pixel_mode_code(reader) == MODE_4BIT:
         candidates["packed4bit"] = True
     return {k: v for k, v in candidates.items() if k in accepted}
@@ -175,5 +258,4 @@ def _pixel_mode_code(reader: StackReader) -> int:
     """The pixel mode of an MRC-family reader's file (IMOD's mode-0 4-bit files: 101)."""
     if isinstance(reader, MrcLayoutReader):
         return int(reader.layout.mode.code)
-    assert reader.header is not None
-    return int(reader.header["mode"]) % mrc.COMPRESSOR_FACTOR
+    return int(reader.header["mode"]) % mrc.COMPRESSOR_FACTOR if reader.header is not None else -1

@@ -29,6 +29,7 @@ from mrczio.errors import (
 from mrczio.reader import VoxelSize
 from mrczio.registry import Registry
 from mrczio_builtin.mrc.footer import read_footer
+from mrczio_builtin.mrc.mrcz_geometry import geometry_header
 from mrczio_builtin.mrc.packed4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
 from mrczio_builtin.mrc.problems import complain
 
@@ -52,6 +53,9 @@ class MrcLayout:
     exttyp: bytes
     metadata: dict[str, Any]
     metadata_location: str | None
+    #: The header with MZ and CELLA as MRC2014 means them (MRCZ files: restored or
+    #: derived, see :mod:`.mrcz_geometry`); the header itself for plain MRC.
+    geometry_header: np.ndarray
 
     @property
     def frame_shape(self) -> tuple[int, int]:
@@ -67,8 +71,8 @@ class MrcLayout:
 
     def data_shape(self, n_frames: int) -> tuple[int, ...]:
         """The array shape mrcfile would report, for ``n_frames`` readable sections."""
-        ispg, mz = int(self.header["ispg"]), int(self.header["mz"])
-        if 401 <= ispg <= 630 and mz > 0 and n_frames % mz == 0 and self.compressor_id == 0:
+        ispg, mz = int(self.geometry_header["ispg"]), int(self.geometry_header["mz"])
+        if 401 <= ispg <= 630 and mz > 0 and n_frames % mz == 0:
             return (n_frames // mz, mz, self.ny, self.nx)
         if n_frames == 1 and ispg == 0:
             return (self.ny, self.nx)
@@ -94,12 +98,14 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool) -> 
     exttyp = bytes(header["exttyp"].item())
     metadata, location, data_limit = _read_metadata(source, registry, extended, exttyp, data_offset, permissive)
     dtype = np.dtype(np.uint8) if mode_code == 0 and mrc.is_unsigned_bytes(header) else mode.dtype
+    record = metadata.pop(mrc.HEADER_RECORD_KEY, None)
     return MrcLayout(
         path=path, header=header, byteorder=mrc.header_byteorder(header),
         compressor_id=compressor_id, mode=mode, dtype=dtype,
         nx=int(header["nx"]), ny=int(header["ny"]), nz=int(header["nz"]),
         data_offset=data_offset, data_limit=data_limit, extended_header=extended,
         exttyp=exttyp, metadata=metadata, metadata_location=location,
+        geometry_header=geometry_header(header, record) if compressor_id else header,
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from mrczio import header as mrc
+from mrczio.geometry import MapGeometry
 from mrczio.reader import ReaderInfo, StackReader
 from mrczio_builtin.mrc.layout import MrcLayout
 
@@ -22,8 +23,9 @@ class MrcLayoutReader(StackReader):
             ReaderInfo(
                 path=layout.path, format_name=format_name, frame_shape=layout.frame_shape,
                 n_frames=n_frames, dtype=layout.dtype, shape=layout.data_shape(n_frames),
-                voxel_size=layout.voxel_size, header=layout.header, metadata=layout.metadata,
+                voxel_size=layout.voxel_size, header=layout.geometry_header, metadata=layout.metadata,
                 extended_header=layout.extended_header, exttyp=layout.exttyp,
+                geometry=MapGeometry.from_header(layout.geometry_header),
             )
         )  # fmt: skip
 

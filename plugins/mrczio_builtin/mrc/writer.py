@@ -14,12 +14,14 @@ from typing import IO, Any
 
 import numpy as np
 
+from mrczio import header as mrc
 from mrczio.contracts import FrameCodec, MetadataSerializer, PixelMode, WriteRequest
 from mrczio.errors import ConversionError, MrczioWarning, OptionError
 from mrczio.fileio import AtomicFile
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
 from mrczio.writer import StackWriter
+from mrczio_builtin.mrc import mrcz_geometry
 from mrczio_builtin.mrc.codec_options import frame_workers
 from mrczio_builtin.mrc.footer import footer_bytes
 from mrczio_builtin.mrc.header_policy import HeaderOptions, NewFile, build_header, pick_mode
@@ -110,7 +112,9 @@ class MrcFamilyWriter(StackWriter):
         self._request = request
         self._opts = HeaderOptions.from_options(request.options)
         mode = pick_mode(registry, self.dtype, self.path, request.options)
-        self._serializer, self._extended, self._footer = _place_metadata(registry, request, self._opts)
+        self._serializer, self._extended, self._footer = _place_metadata(
+            registry, request, self._opts, compressed=codec is not None
+        )
         self._file = AtomicFile(
             self.path,
             overwrite=bool(request.options.get("overwrite", False)),
@@ -174,21 +178,41 @@ class MrcFamilyWriter(StackWriter):
 
 
 def _place_metadata(
-    registry: Registry, request: WriteRequest, opts: HeaderOptions
+    registry: Registry, request: WriteRequest, opts: HeaderOptions, compressed: bool
 ) -> tuple[MetadataSerializer | None, bytes, bytes]:
-    """(serializer, extended header bytes, footer bytes) for this request."""
+    """(serializer, extended header bytes, footer bytes) for this request.
+
+    A header record that came with the metadata (from a TIFF) is dropped: the header now
+    holds those fields. An MRCZ file whose MZ/CELLA python-mrcz would misread keeps them
+    in a record (:mod:`.mrcz_geometry`): beside the user's metadata, or alone in the footer,
+    which python-mrcz does not read.
+    """
     options: Mapping[str, Any] = request.options
     extended = opts.extended_header
-    if not request.metadata:
-        return None, extended, b""
-    serializer = registry.serializer(str(options.get("metadata_format", "json")))
-    payload = serializer.dumps(request.metadata)
+    metadata = {k: v for k, v in (request.metadata or {}).items() if k != mrc.HEADER_RECORD_KEY}
+    record = _geometry_record(opts, compressed)
     placement = options.get("metadata_placement", "extended")
     if placement not in ("extended", "footer"):
         raise OptionError(f"metadata_placement must be 'extended' or 'footer', not {placement!r}")
+    if record is not None:
+        placement = placement if metadata else "footer"
+        metadata[mrc.HEADER_RECORD_KEY] = record
+    if not metadata:
+        return None, extended, b""
+    serializer = registry.serializer(str(options.get("metadata_format", "json")))
+    payload = serializer.dumps(metadata)
     if placement == "footer" or extended:
         return serializer, extended, footer_bytes(serializer, payload)
     return serializer, payload, b""
+
+
+def _geometry_record(opts: HeaderOptions, compressed: bool) -> dict[str, Any] | None:
+    template = opts.template
+    if template is None or not compressed:
+        return None
+    written = template.copy()
+    written["mz"], written["cella"] = mrcz_geometry.written(template, int(template["nz"]))
+    return mrcz_geometry.record_for(template, written)
 
 
 def _as_storage(packed: np.ndarray, storage: np.dtype[Any]) -> np.ndarray:
