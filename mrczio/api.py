@@ -3,7 +3,6 @@ append. (Conversion lives in :mod:`mrczio.conversion`.)"""
 
 from __future__ import annotations
 
-import builtins
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -12,7 +11,8 @@ import numpy as np
 
 from mrczio import header as mrc
 from mrczio.contracts import FileFormat, WriteRequest
-from mrczio.errors import DataTypeError, MrczioError
+from mrczio.errors import DataTypeError
+from mrczio.fileio import read_prefix
 from mrczio.positional import is_url, read_head
 from mrczio.reader import Index, StackReader, VoxelSize
 from mrczio.registry import Registry, get_registry
@@ -30,11 +30,7 @@ def _registry(registry: Registry | None) -> Registry:
 def _read_head(path: str) -> bytes:
     if is_url(path):  # remote: fetched by mrczio.remote, reused by the reader (no extra request)
         return read_head(path, CLAIM_BYTES)
-    try:
-        with builtins.open(path, "rb") as handle:
-            return handle.read(CLAIM_BYTES)
-    except IsADirectoryError:
-        raise MrczioError(f"{path}: is a directory, not a file") from None
+    return read_prefix(path, CLAIM_BYTES)  # refuses FIFOs and devices instead of blocking
 
 
 def reader_format(path: PathLike, format: str | None = None, registry: Registry | None = None) -> FileFormat:

@@ -43,7 +43,7 @@ def cleanup_stale_temps(
     pattern are left alone. The folder is not searched recursively.
     """
     directory = os.fspath(folder)
-    with reraise_os_errors(directory, "cannot list the folder"):
+    with reraise_os_errors(directory, "listing the folder"):
         names = sorted(os.listdir(directory))
     stale = []
     for name in names:

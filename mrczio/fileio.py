@@ -31,7 +31,7 @@ def open_regular_file(path: str) -> int:
     The file is opened non-blocking (so a FIFO cannot hang the open) and checked with
     ``fstat`` on the open descriptor (so it cannot be swapped after the check).
     """
-    with reraise_os_errors(path, "cannot open"):
+    with reraise_os_errors(path, "opening"):
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             mode = os.fstat(fd).st_mode
@@ -50,7 +50,7 @@ def read_prefix(path: str, count: int) -> bytes:
     """Up to ``count`` bytes from the start of a regular file (for format sniffing)."""
     fd = open_regular_file(path)
     try:
-        with reraise_os_errors(path, "cannot read"):
+        with reraise_os_errors(path, "reading"):
             return os.pread(fd, count, 0)
     finally:
         os.close(fd)
@@ -106,7 +106,7 @@ class PositionalFile:
             done += got
 
     def _pread(self, count: int, offset: int) -> bytes:
-        with reraise_os_errors(self.path, "cannot read"):
+        with reraise_os_errors(self.path, "reading"):
             if hasattr(os, "pread"):
                 return os.pread(self._fd, count, offset)
             with self._lock:
@@ -114,7 +114,7 @@ class PositionalFile:
                 return self._file.read(count)
 
     def _preadv(self, buffer: memoryview, offset: int) -> int:
-        with reraise_os_errors(self.path, "cannot read"):
+        with reraise_os_errors(self.path, "reading"):
             if hasattr(os, "preadv"):
                 return os.preadv(self._fd, [buffer], offset)
             with self._lock:

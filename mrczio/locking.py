@@ -67,7 +67,7 @@ class FileLock:
 
     def _try_lock(self, fd: int) -> bool:
         try:
-            with reraise_os_errors(self.path, "cannot lock"):
+            with reraise_os_errors(self.path, "locking"):
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:

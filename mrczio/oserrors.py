@@ -37,24 +37,23 @@ _BY_ERRNO: dict[int, type[FileAccessError]] = {
 }
 
 _REASONS: dict[int, str] = {
-    errnos.ELOOP: "too many levels of symbolic links (a symlink loop)",
-    errnos.ENOSPC: "no space left on device",
-    errnos.EDQUOT: "disk quota exceeded",
+    errnos.ELOOP: "Too many levels of symbolic links (a symlink loop)",
 }
 
 
 def as_mrczio_error(path: str | os.PathLike[str], exc: OSError, doing: str) -> OSError:
     """``exc`` as the matching :class:`FileAccessError` subclass naming ``path``.
 
-    ``doing`` says what failed ("cannot read", "cannot write", ...). An error that is
-    already an mrczio error is returned unchanged.
+    ``doing`` says what was being done ("opening", "writing", ...); the message reads
+    ``PATH: No space left on device (while writing)``. An error that is already an
+    mrczio error is returned unchanged.
     """
     if isinstance(exc, MrczioError):
         return exc
     code = exc.errno
     cls = _BY_ERRNO.get(code, FileAccessError) if code is not None else FileAccessError
     reason = _REASONS.get(code or 0) or exc.strerror or str(exc) or type(exc).__name__
-    return cls(path, f"{doing}: {reason}", code)
+    return cls(path, f"{reason} (while {doing})", code)
 
 
 @contextmanager

@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import stat
+import weakref
 from types import TracebackType
 from typing import BinaryIO, Self
 
@@ -63,14 +64,19 @@ def create_temp(final_path: str) -> tuple[int, str]:
     The descriptor is open read-write and holds an exclusive ``flock`` (released when
     it is closed), marking the file as in use.
     """
-    with reraise_os_errors(final_path, "cannot create a temporary file in its folder"):
+    with reraise_os_errors(final_path, "creating a temporary file in its folder"):
         for _ in range(_CREATE_ATTEMPTS):
             temp = temp_path_for(final_path)
             try:
                 fd = os.open(temp, _CREATE_FLAGS, 0o666)
             except FileExistsError:
                 continue
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new inode: never contended
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new inode: never contended
+            except BaseException:
+                os.close(fd)
+                remove_temp(temp)
+                raise
             return fd, temp
     raise FileAccessError(final_path, "could not find a free temporary name", errno.EEXIST)
 
@@ -114,7 +120,7 @@ def _publish_no_replace(temp_path: str, final_path: str) -> None:
         raise _exists(final_path) from None
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
-            raise as_mrczio_error(final_path, exc, "cannot publish the finished file") from exc
+            raise as_mrczio_error(final_path, exc, "publishing the finished file") from exc
         _rename_no_replace(temp_path, final_path)
         return
     remove_temp(temp_path)  # the data is published; a leftover link is harmless debris
@@ -152,12 +158,12 @@ def _rename_no_replace(temp_path: str, final_path: str) -> None:
             code,
         )
     raise as_mrczio_error(
-        final_path, OSError(code, os.strerror(code)), "cannot publish the finished file"
+        final_path, OSError(code, os.strerror(code)), "publishing the finished file"
     )
 
 
 def _replace_keeping_attributes(temp_path: str, final_path: str, fd: int | None) -> None:
-    with reraise_os_errors(final_path, "cannot replace the file"):
+    with reraise_os_errors(final_path, "replacing the file"):
         try:
             old = os.stat(final_path)
         except FileNotFoundError:
@@ -218,9 +224,11 @@ class AtomicFile:
 
     Until ``commit`` nothing exists under the final name, so a crash or an exception
     never leaves a half-written file there. ``abort`` (or leaving a ``with`` block by an
-    exception) removes the temporary file. ``file`` is a buffered read-write binary
-    file positioned at 0. With ``copy_of`` the temporary file starts as a copy of that
-    file (for rewrites through a copy, e.g. appending to a file with a footer).
+    exception) removes the temporary file; so does dropping the object unfinished (a
+    ``KeyboardInterrupt`` between creating a writer and entering its ``with`` block) or
+    leaving the interpreter normally. ``file`` is a buffered read-write binary file
+    positioned at 0. With ``copy_of`` the temporary file starts as a copy of that file
+    (for rewrites through a copy, e.g. appending to a file with a footer).
     """
 
     def __init__(
@@ -237,14 +245,20 @@ class AtomicFile:
         self._done = False
         check_output_path(self.path, overwrite)
         fd, self.temp_path = create_temp(self.path)
-        # the opener hands over our descriptor; the file object still carries the name
-        self.file: BinaryIO = open(self.temp_path, "r+b", opener=lambda _path, _flags: fd)  # noqa: SIM115
+        try:
+            # the opener hands over our descriptor; the file object still carries the name
+            self.file: BinaryIO = open(self.temp_path, "r+b", opener=lambda _path, _flags: fd)  # noqa: SIM115
+        except BaseException:
+            os.close(fd)
+            remove_temp(self.temp_path)
+            raise
+        self._forget = weakref.finalize(self, remove_temp, self.temp_path)
         if copy_of is not None:
             self._copy_from(copy_of)
 
     def _copy_from(self, source: str) -> None:
         try:
-            with reraise_os_errors(self.path, "cannot copy the file for rewriting"):
+            with reraise_os_errors(self.path, "copying the file for rewriting"):
                 with open(source, "rb") as handle:
                     while block := handle.read(1 << 22):
                         self.file.write(block)
@@ -258,7 +272,7 @@ class AtomicFile:
         if self._done:
             return
         try:
-            with reraise_os_errors(self.path, "cannot write"):
+            with reraise_os_errors(self.path, "writing"):
                 self.file.flush()
                 if self._fsync:
                     os.fsync(self.file.fileno())
@@ -267,8 +281,9 @@ class AtomicFile:
             self.abort()
             raise
         self._done = True
+        self._forget.detach()
         if self._fsync:
-            with reraise_os_errors(self.path, "cannot sync its folder"):
+            with reraise_os_errors(self.path, "syncing its folder"):
                 fsync_directory(self.path)
         with contextlib.suppress(OSError):  # data is flushed and published already
             self.file.close()
@@ -278,6 +293,7 @@ class AtomicFile:
         if self._done:
             return
         self._done = True
+        self._forget.detach()
         try:
             self.file.close()  # closes the descriptor even when the final flush fails
         except OSError:

@@ -19,6 +19,7 @@ import numpy as np
 
 from mrczio.errors import FrameIndexError
 from mrczio.geometry import MapGeometry
+from mrczio.limits import check_pixel_budget
 
 Index: TypeAlias = int | slice | Sequence[int] | np.ndarray | EllipsisType | None
 
@@ -204,7 +205,9 @@ class StackReader(abc.ABC):
         return k % self.n_frames
 
     def _empty(self, count: int) -> np.ndarray:
-        return np.empty((count, *self.frame_shape), dtype=self.dtype)
+        shape = (count, *self.frame_shape)
+        check_pixel_budget(self.path, shape)  # before allocating: a header may lie
+        return np.empty(shape, dtype=self.dtype)
 
     def _read_range(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
         count = stop - start

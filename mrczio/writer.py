@@ -69,7 +69,7 @@ class StackWriter(abc.ABC):
                     f"{self.path}: this file stores {self.dtype}; cannot append {block.dtype} frames"
                 )
             block = block.astype(self.dtype)
-        with reraise_os_errors(self.path, "cannot write"):
+        with reraise_os_errors(self.path, "writing"):
             self._write_block(np.ascontiguousarray(block))
         self.frames_written += block.shape[0]
 
@@ -79,7 +79,7 @@ class StackWriter(abc.ABC):
             return
         self._closed = True
         try:
-            with reraise_os_errors(self.path, "cannot write"):
+            with reraise_os_errors(self.path, "writing"):
                 self._finish()
         except BaseException as error:
             self._discard_after(error)

@@ -2,22 +2,28 @@
 
 Arrays travel as a msgpack extension (type 42) holding dtype string, shape and raw bytes,
 so a float32 gain reference comes back bit for bit with its dtype and shape.
+
+Reading is bounded (see :mod:`mrczio.limits`): nesting deeper than
+``MAX_METADATA_DEPTH`` is a :class:`~mrczio.errors.MetadataError`; msgpack integers are
+at most 64 bits by the format.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import msgpack
 import numpy as np
 
+from mrczio import limits
 from mrczio.contracts import MetadataSerializer
 from mrczio.errors import MetadataError
 from mrczio.hookspecs import hookimpl
+from mrczio_builtin.meta_json import check_writable
 
 NDARRAY_EXT = 42
-MAX_METADATA_DEPTH = 64
 
 
 def _pack_array(array: np.ndarray) -> msgpack.ExtType:
@@ -45,7 +51,7 @@ def _unpack_ext(code: int, data: bytes) -> Any:
     dtype = np.dtype(dtype_str)
     if dtype.hasobject:
         raise ValueError("object dtype in stored array")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(int(n) for n in shape) if shape else 1  # exact: no int64 wrap-around
     if count * dtype.itemsize != len(raw):
         raise ValueError(f"stored array {shape} of {dtype} does not match its {len(raw)} bytes")
     array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
@@ -57,6 +63,7 @@ class MsgpackSerializer(MetadataSerializer):
     exttyp = b"MSGP"
 
     def dumps(self, metadata: Mapping[str, Any]) -> bytes:
+        check_writable(metadata, "msgpack")
         try:
             packed: bytes = msgpack.packb(dict(metadata), default=_default, use_bin_type=True)
             return packed
@@ -67,11 +74,18 @@ class MsgpackSerializer(MetadataSerializer):
         try:
             # unpackb bounds every container by the input length, so a lying size
             # cannot make it allocate more than the stored bytes imply.
-            value = msgpack.unpackb(bytes(data), ext_hook=_unpack_ext, raw=False, strict_map_key=False)
+            value = msgpack.unpackb(
+                bytes(data), ext_hook=_unpack_ext, raw=False, strict_map_key=False
+            )
         except Exception as exc:  # msgpack raises several unrelated exception types
             raise MetadataError(f"msgpack metadata is damaged: {exc}") from exc
         if not isinstance(value, dict):
             raise MetadataError(f"msgpack metadata is a {type(value).__name__}, not a map")
+        if limits.metadata_depth(value) > limits.MAX_METADATA_DEPTH:
+            raise MetadataError(
+                "msgpack metadata nests deeper than mrczio.limits.MAX_METADATA_DEPTH "
+                f"({limits.MAX_METADATA_DEPTH})"
+            )
         return value
 
 

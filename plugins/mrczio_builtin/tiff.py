@@ -28,15 +28,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from mrczio.contracts import FileFormat, StorageLimits, WriteRequest
-from mrczio.errors import CodecError, ConversionError, FormatError, MrczioError, OptionError
-from mrczio.fileio import AtomicFile
+from mrczio.errors import (
+    CodecError,
+    ConversionError,
+    CorruptFrameError,
+    FormatError,
+    MetadataError,
+    MrczioError,
+    OptionError,
+)
+from mrczio.fileio import open_regular_file
 from mrczio.hookspecs import hookimpl
+from mrczio.publish import AtomicFile
 from mrczio.reader import ReaderInfo, StackReader, VoxelSize
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
@@ -87,19 +97,28 @@ def is_packed_size(width: int, height: int) -> bool:
 
 
 class TiffReader(StackReader):
-    """Pages of a TIFF as frames; decodes a page only when it is asked for."""
+    """Pages of a TIFF as frames; decodes a page only when it is asked for.
+
+    One reader may be shared between threads: tifffile keeps one file position and
+    parses page directories lazily, so page access and decoding are serialised by a lock
+    (decoding in parallel needs one reader per thread).
+    """
 
     def __init__(self, path: str, *, permissive: bool = False) -> None:
         import tifffile  # imported here: most reads never touch TIFF
 
+        fd = open_regular_file(path)  # missing, directory, FIFO: mrczio errors, no hang
+        self._handle = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
+        self._lock = threading.Lock()
         try:
-            self._tif = tifffile.TiffFile(path)
+            self._tif = tifffile.TiffFile(self._handle)
         except (tifffile.TiffFileError, ValueError, OSError) as exc:
+            self._handle.close()
             raise FormatError(path, f"not a readable TIFF: {exc}") from exc
         try:
             super().__init__(self._describe(path))
         except BaseException:
-            self._tif.close()
+            self.close()
             raise
 
     def _describe(self, path: str) -> ReaderInfo:
@@ -127,12 +146,18 @@ class TiffReader(StackReader):
         )  # fmt: skip
 
     def _own_description(self, page: Any) -> dict[str, Any]:
-        """The ``mrczio`` block of a description this module wrote, else {}."""
+        """The ``mrczio`` block of a description this module wrote, else {}.
+
+        Any other description (another program's text, or JSON too deep or too large
+        for mrczio's metadata bounds) is ignored as foreign.
+        """
+        from mrczio_builtin.meta_json import load_json_object
+
         try:
-            value = json.loads(page.description or "")
-        except (ValueError, TypeError):
+            value = load_json_object(str(page.description or ""), "TIFF description")
+        except MetadataError:
             return {}
-        block = value.get(DESCRIPTION_KEY) if isinstance(value, dict) else None
+        block = value.get(DESCRIPTION_KEY)
         return block if isinstance(block, dict) else {}
 
     @staticmethod
@@ -158,11 +183,17 @@ class TiffReader(StackReader):
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
         for k in range(start, stop):
-            frame = self._decode_page(k)
+            with self._lock:
+                frame = self._decode_page(k)
             out[k - start] = frame[::-1] if self._flip else frame
 
     def _decode_page(self, k: int) -> np.ndarray:
-        page = self._tif.pages[k]
+        try:
+            page = self._tif.pages[k]
+        except MrczioError:
+            raise
+        except Exception as exc:  # a damaged page directory
+            raise CorruptFrameError(self.path, f"page {k} cannot be found: {exc}", frame=k) from exc
         if (
             tuple(page.shape) != self._page_shape
             or np.dtype(page.dtype).newbyteorder("=") != self._page_dtype
@@ -176,14 +207,19 @@ class TiffReader(StackReader):
         except MrczioError:
             raise
         except Exception as exc:  # tifffile raises many kinds for damaged or unsupported pages
-            raise CodecError(f"{self.path}: page {k} could not be decoded: {exc}") from exc
+            raise CorruptFrameError(
+                self.path, f"page {k} could not be decoded: {exc}", frame=k
+            ) from exc
         if self._packing == "serialem":
             ny, nx = self.frame_shape
             data = unpack_nibbles(data.reshape(1, -1), ny, nx)[0]
         return np.asarray(data)
 
     def close(self) -> None:
-        self._tif.close()
+        with self._lock:
+            if hasattr(self, "_tif"):
+                self._tif.close()
+            self._handle.close()
 
 
 # -- writing ---------------------------------------------------------------------------

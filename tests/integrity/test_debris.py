@@ -49,7 +49,10 @@ def test_killed_writers_debris_is_removed_live_writers_kept(tmp_path: Path) -> N
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=60)
         temps = _temps(folder)
-        assert len(temps) == 2 and sorted(TEMP_NAME.match(t)["name"] for t in temps) == ["killed.mrcz", "live.tif"]
+        assert len(temps) == 2 and sorted(TEMP_NAME.match(t)["name"] for t in temps) == [
+            "killed.mrcz",
+            "live.tif",
+        ]
         assert cleanup_stale_temps(folder) == []  # both are younger than a minute
         removed = cleanup_stale_temps(folder, min_age=0)
         assert [os.path.basename(p) for p in removed] == [t for t in temps if "killed" in t]

@@ -92,7 +92,9 @@ def test_waiting_process_gets_the_lock_only_after_release(tmp_path: Path) -> Non
 def test_two_processes_never_interleave(tmp_path: Path) -> None:
     counter = tmp_path / "counter"
     counter.write_text("0")
-    runs = [subprocess.Popen([sys.executable, "-c", COUNTER, str(counter), "300"]) for _ in range(2)]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", COUNTER, str(counter), "300"]) for _ in range(2)
+    ]
     assert [run.wait(timeout=300) for run in runs] == [0, 0]
     assert counter.read_text() == "600"
 

@@ -42,7 +42,9 @@ def test_temp_file_is_new_hidden_locked_and_unpredictable(tmp_path: Path) -> Non
     assert len(names) == 20
 
 
-def test_temp_creation_never_follows_a_planted_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_temp_creation_never_follows_a_planted_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     victim = tmp_path / "victim"
     victim.write_bytes(b"precious")
     planted = tmp_path / ".out.mrc.0000beef.part"
@@ -56,7 +58,9 @@ def test_temp_creation_never_follows_a_planted_symlink(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_file_that_appears_meanwhile_is_never_replaced(tmp_path: Path, counts: np.ndarray, name: str) -> None:
+def test_file_that_appears_meanwhile_is_never_replaced(
+    tmp_path: Path, counts: np.ndarray, name: str
+) -> None:
     path = tmp_path / name
     writer = mrczio.open_writer(path, frame_shape=counts.shape[1:], dtype=counts.dtype)
     writer.write(counts)
@@ -91,7 +95,9 @@ RACE = textwrap.dedent(
 def test_two_processes_writing_one_new_path(tmp_path: Path, name: str) -> None:
     path, go = tmp_path / name, str(tmp_path / "go")
     runs = [
-        subprocess.Popen([sys.executable, "-c", RACE, str(path), go, str(k)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(path), go, str(k)], stdout=subprocess.PIPE, text=True
+        )
         for k in (1, 2)
     ]
     outcomes = sorted(run.communicate(timeout=120)[0].strip() for run in runs)
@@ -102,7 +108,9 @@ def test_two_processes_writing_one_new_path(tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_overwrite_keeps_mode_owner_and_xattrs(tmp_path: Path, counts: np.ndarray, name: str) -> None:
+def test_overwrite_keeps_mode_owner_and_xattrs(
+    tmp_path: Path, counts: np.ndarray, name: str
+) -> None:
     assert os.geteuid() == 0, "this test changes file owners and must run as root (CI does)"
     path = tmp_path / name
     mrczio.imwrite(path, counts)
@@ -146,7 +154,9 @@ def _no_hard_links(src: str, dst: str, **kwargs: object) -> None:
     raise OSError(errno.EPERM, "Operation not permitted")
 
 
-def test_without_hard_links_falls_back_to_rename_noreplace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_hard_links_falls_back_to_rename_noreplace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No link-less file system (vfat, some FUSE) is available in CI, so link() fails as there.
     monkeypatch.setattr(publish.os, "link", _no_hard_links)
     with AtomicFile(str(tmp_path / "new.bin")) as out:
@@ -161,11 +171,15 @@ def test_without_hard_links_falls_back_to_rename_noreplace(tmp_path: Path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.bin", "new.bin"]
 
 
-def test_no_links_and_no_renameat2_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_links_and_no_renameat2_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(publish.os, "link", _no_hard_links)
 
     def unsupported(temp: str, final: str) -> None:
-        raise FileAccessError(final, "this file system supports neither hard links nor ...", errno.EINVAL)
+        raise FileAccessError(
+            final, "this file system supports neither hard links nor ...", errno.EINVAL
+        )
 
     monkeypatch.setattr(publish, "_rename_no_replace", unsupported)
     out = AtomicFile(str(tmp_path / "x.bin"))
