@@ -5,6 +5,9 @@ same mean and standard deviation as computing them on the whole array. Integer f
 up to 16 bits use exact integer sums of values and squares, computed in cache-sized
 slices (a 14 MB counting frame takes ~10 ms instead of ~60 ms with ``np.bincount``);
 other dtypes use float64 moments.
+
+For complex data the exact complex extremes and mean (what numpy's ``min``/``max``/
+``mean`` return, which ``mrcfile.validate`` compares with the header) are tracked too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ class RunningStats:
         self.mean = 0.0
         self._m2 = 0.0  # sum of squared deviations from the mean
         self._imaginary: RunningStats | None = None  # complex data: stats of the imaginary part
+        # Complex data: (real, imaginary) of the smallest and largest value in numpy's
+        # order (real part first, then imaginary part).
+        self._low: tuple[float, float] = (math.inf, math.inf)
+        self._high: tuple[float, float] = (-math.inf, -math.inf)
 
     @classmethod
     def from_summary(cls, count: int, minimum: float, maximum: float, mean: float, rms: float) -> RunningStats:
@@ -43,11 +50,17 @@ class RunningStats:
             if self._imaginary is None:
                 self._imaginary = RunningStats()
             self._imaginary.add(frame.imag)
+            self._add_complex_extremes(values, frame.imag)
         if values.dtype.itemsize <= 2 and values.dtype.kind in "iu":
             n, lo, hi, mean, m2 = _integer_moments(values)
         else:
             n, lo, hi, mean, m2 = _float_moments(values)
         self._combine(n, lo, hi, mean, m2)
+
+    def _add_complex_extremes(self, real: np.ndarray, imag: np.ndarray) -> None:
+        lo, hi = real.min(), real.max()
+        self._low = min(self._low, (float(lo), float(imag[real == lo].min(initial=math.inf))))
+        self._high = max(self._high, (float(hi), float(imag[real == hi].max(initial=-math.inf))))
 
     def merge(self, other: RunningStats) -> None:
         """Add everything ``other`` has seen (statistics of frames computed elsewhere)."""
@@ -57,6 +70,13 @@ class RunningStats:
             if self._imaginary is None:
                 self._imaginary = RunningStats()
             self._imaginary.merge(other._imaginary)
+            self._low = min(self._low, other._low)
+            self._high = max(self._high, other._high)
+
+    @property
+    def is_complex(self) -> bool:
+        """True once complex data has been added."""
+        return self._imaginary is not None
 
     def _combine(self, n: int, lo: float, hi: float, mean: float, m2: float) -> None:
         total = self.count + n
@@ -64,8 +84,8 @@ class RunningStats:
         self.mean += delta * n / total
         self._m2 += m2 + delta * delta * self.count * n / total
         self.count = total
-        self.minimum = min(self.minimum, lo)
-        self.maximum = max(self.maximum, hi)
+        self.minimum = _smaller(self.minimum, lo)
+        self.maximum = -_smaller(-self.maximum, -hi)
 
     @property
     def rms(self) -> float:
@@ -75,11 +95,34 @@ class RunningStats:
         m2 = self._m2 + (self._imaginary._m2 if self._imaginary is not None else 0.0)
         return math.sqrt(m2 / self.count)
 
+    def extremes(self) -> tuple[complex, complex] | tuple[float, float]:
+        """numpy's ``data.min()`` and ``data.max()``: complex values are ordered by real
+        part, then imaginary part."""
+        if self._imaginary is None:
+            return self.minimum, self.maximum
+        return complex(*self._low), complex(*self._high)
+
+    def full_mean(self) -> complex | float:
+        """numpy's ``data.mean()``: complex for complex data."""
+        if self._imaginary is None:
+            return self.mean
+        return complex(self.mean, self._imaginary.mean)
+
     def header_values(self) -> tuple[float, float, float, float]:
         """(dmin, dmax, dmean, rms), or MRC2014's "not computed" values when empty."""
         if self.count == 0:
-            return 0.0, -1.0, -2.0, -1.0
+            return UNDETERMINED
         return self.minimum, self.maximum, self.mean, self.rms
+
+
+#: MRC2014's "not computed" statistics (DMAX < DMIN, DMEAN < both, RMS < 0), as mrcfile
+#: writes them.
+UNDETERMINED = (0.0, -1.0, -2.0, -1.0)
+
+
+def _smaller(current: float, new: float) -> float:
+    """The smaller value; NaN once either is NaN (as numpy's ``min``)."""
+    return new if new < current or math.isnan(new) else current
 
 
 #: Elements per slice in :func:`_integer_moments` for 16-bit data (and the smallest for
