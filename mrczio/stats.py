@@ -6,8 +6,10 @@ up to 16 bits use exact integer sums of values and squares, computed in cache-si
 slices (a 14 MB counting frame takes ~10 ms instead of ~60 ms with ``np.bincount``);
 other dtypes use float64 moments.
 
-For complex data the exact complex extremes and mean (what numpy's ``min``/``max``/
-``mean`` return, which ``mrcfile.validate`` compares with the header) are tracked too.
+Complex data follows mrcfile: the header gets only the RMS deviation of the complex
+values, DMIN/DMAX/DMEAN stay undetermined. The exact complex extremes and mean (what
+numpy's ``min``/``max``/``mean`` return, which ``mrcfile.validate`` compares with a
+header) are still tracked, for validation.
 """
 
 from __future__ import annotations
@@ -109,9 +111,16 @@ class RunningStats:
         return complex(self.mean, self._imaginary.mean)
 
     def header_values(self) -> tuple[float, float, float, float]:
-        """(dmin, dmax, dmean, rms), or MRC2014's "not computed" values when empty."""
+        """(dmin, dmax, dmean, rms), or MRC2014's "not computed" values when empty.
+
+        Complex data gets only its RMS deviation; DMIN, DMAX and DMEAN stay undetermined
+        (0, -1, -2), as mrcfile writes them: float32 fields cannot hold complex values,
+        and ``mrcfile.validate`` rejects real-part statistics of complex data.
+        """
         if self.count == 0:
             return UNDETERMINED
+        if self._imaginary is not None:
+            return UNDETERMINED[0], UNDETERMINED[1], UNDETERMINED[2], self.rms
         return self.minimum, self.maximum, self.mean, self.rms
 
 

@@ -140,7 +140,7 @@ def _stats_findings(header: np.ndarray, stats: RunningStats) -> list[Finding]:
     dmin, dmax, dmean, rms = (float(header[k]) for k in ("dmin", "dmax", "dmean", "rms"))
     low, high = stats.extremes() if stats.count else (0.0, 0.0)
     mean = stats.full_mean() if stats.count else 0.0
-    hint = " (MRC2014 leaves DMIN/DMAX/DMEAN undetermined for complex data)" if stats.is_complex else ""
+    hint = " (mrcfile leaves DMIN/DMAX/DMEAN undetermined for complex data)" if stats.is_complex else ""
     problems = []
     if rms >= 0 and not _close(stats.rms, rms):
         problems.append(f"RMS is {rms} but the data's RMS deviation is {stats.rms}")
