@@ -103,6 +103,13 @@ class MrczioPlugin(PluginV3):
             yield self._image(k)
 
     def properties(self, index: Any = None, **kwargs: Any) -> ImageProperties:
+        """Properties of what :meth:`read` returns for ``index``.
+
+        As imageio's v3 plugins do, ``n_images`` is the number of ndimages when the
+        result is a batch (``index=...``, or ``index=None`` on a stack or volume stack)
+        and None for a single ndimage (``index=k``, or ``index=None`` on one image or
+        one volume).
+        """
         reader = self.reader
         kind = _layout(reader)
         if index is None:
@@ -116,8 +123,8 @@ class MrczioPlugin(PluginV3):
             self._checked(int(index))
             shape, batch = self._image_shape(), False
         return ImageProperties(
-            shape=tuple(shape), dtype=reader.dtype, n_images=self._n_images(), is_batch=batch,
-            spacing=self._spacing(kind),
+            shape=tuple(shape), dtype=reader.dtype, n_images=self._n_images() if batch else None,
+            is_batch=batch, spacing=self._spacing(kind),
         )  # fmt: skip
 
     def _image_shape(self) -> tuple[int, ...]:
