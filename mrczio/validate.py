@@ -3,9 +3,10 @@
 Core decodes every frame (a frame that does not decode is a finding) while summarising
 the pixels, then asks the file's format for its own checks
 (:meth:`mrczio.FileFormat.validate`): MRC2014 header rules, sizes, statistics. A file
-that cannot be opened gives one finding whose code says why (``unknown-codec``,
-``mode``, ``size`` or ``unreadable``); what the reader warns about while reading becomes
-a ``read-warning`` finding.
+that cannot be opened gives one finding whose code says why (``checksum``,
+``unknown-codec``, ``mode``, ``size`` or ``unreadable``); a frame that does not decode
+gives ``checksum`` or ``data``; what the reader warns about while reading becomes a
+``read-warning`` finding.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import warnings
 from mrczio import api
 from mrczio.contracts import FileFormat, Finding, Severity
 from mrczio.errors import (
+    ChecksumError,
     MrczioError,
     MrczioWarning,
     TruncatedFileError,
@@ -30,6 +32,7 @@ __all__ = ["Finding", "Severity", "validate"]
 
 #: Finding codes for files that cannot be opened, most specific error class first.
 OPEN_ERROR_CODES: tuple[tuple[type[MrczioError], str], ...] = (
+    (ChecksumError, "checksum"),
     (UnknownCodecError, "unknown-codec"),
     (UnsupportedModeError, "mode"),
     (TruncatedFileError, "size"),
@@ -72,9 +75,12 @@ def _check(name: str, reg: Registry) -> list[Finding]:
 def _decode_all(reader: StackReader) -> tuple[RunningStats | None, Finding | None]:
     """A summary of every pixel, or the finding that stopped the decoding."""
     stats = RunningStats()
+    k = 0  # the frame being decoded
     try:
         for frame in reader:
             stats.add(frame)
+            k += 1
     except MrczioError as exc:
-        return None, Finding("data", "error", str(exc))
+        message = str(exc) if f"frame {k}" in str(exc) else f"{exc} (frame {k} of {reader.n_frames})"
+        return None, Finding("checksum" if isinstance(exc, ChecksumError) else "data", "error", message)
     return stats, None

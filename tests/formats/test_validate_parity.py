@@ -42,6 +42,8 @@ CODE_WORDS = {
     "unreadable": ["recognises"],
     "read-warning": ["map ID"],
     "footer": ["footer"],
+    "checksum": ["checksum"],
+    "data": ["frame"],
 }
 
 STATS_DATA = np.arange(-10, 20, dtype=np.float32).reshape(2, 3, 5)
@@ -290,13 +292,22 @@ def patch(path: Path, name: str, value: Any) -> None:
 
 @pytest.fixture
 def movie(tmp_path: Path, counts: np.ndarray) -> Path:
+    """An MRCZ movie ending with its last chunk, as python-mrcz writes them: without
+    mrczio's checksum block, which would report the header edits below first."""
     path = tmp_path / "movie.mrcz"
     mrczio.imwrite(path, counts)
+    with mrczio.open(path) as reader:
+        offset, length = reader.chunk_spans()[-1]  # type: ignore[attr-defined]
+    with path.open("r+b") as handle:
+        handle.truncate(offset + length)
     return path
 
 
-def test_good_mrcz_has_no_findings(movie: Path) -> None:
+def test_good_mrcz_has_no_findings(movie: Path, tmp_path: Path, counts: np.ndarray) -> None:
     assert validate(movie) == []
+    as_written = tmp_path / "as_written.mrcz"
+    mrczio.imwrite(as_written, counts, metadata={"dose": 1.5})
+    assert validate(as_written) == []
 
 
 def test_unknown_compressor_id(movie: Path) -> None:
@@ -338,6 +349,19 @@ def test_truncated_chunk_is_a_size_finding(movie: Path) -> None:
     (finding,) = validate(movie)
     assert (finding.code, finding.severity) == ("size", "error")
     assert str(movie) in finding.message
+
+
+def test_damaged_chunk_is_a_finding_naming_the_frame(movie: Path) -> None:
+    with mrczio.open(movie) as reader:
+        offset, _ = reader.chunk_spans()[2]  # type: ignore[attr-defined]
+    raw = bytearray(movie.read_bytes())
+    start = offset + 16 + 20  # inside the third chunk's compressed bytes
+    raw[start : start + 40] = bytes(b ^ 0x5A for b in raw[start : start + 40])
+    movie.write_bytes(bytes(raw))
+    (finding,) = validate(movie)
+    assert finding.code in ("checksum", "data") and finding.severity == "error"
+    assert str(movie) in finding.message and "frame 2" in finding.message
+    check_messages(movie, [finding])
 
 
 def test_mrcz_header_rules_use_the_pixel_mode(movie: Path) -> None:
