@@ -53,16 +53,19 @@ def open(
     *,
     format: str | None = None,
     permissive: bool = False,
+    verify: bool = True,
     registry: Registry | None = None,
 ) -> StackReader:
     """Open a file for lazy, random-access reading (a context manager).
 
+    ``verify=False`` skips checking the checksums a file carries (header, metadata and
+    each frame as it is decoded; a mismatch is a :class:`mrczio.ChecksumError`).
     ``permissive=True`` turns recoverable problems (truncated data, damaged metadata)
     into :class:`mrczio.PermissiveReadWarning` and gives back what can be rescued.
     """
     name = os.fspath(path)
     reg = _registry(registry)
-    reader = reader_format(name, format, reg).open_reader(name, reg, permissive=permissive)
+    reader = reader_format(name, format, reg).open_reader(name, reg, permissive=permissive, verify=verify)
     reader.permissive = permissive  # pickling reopens with the same flag
     return reader
 
@@ -73,18 +76,22 @@ def imread(
     *,
     format: str | None = None,
     permissive: bool = False,
+    verify: bool = True,
     corrections: Sequence[str] | None = None,
     correction_params: Mapping[str, Mapping[str, Any]] | None = None,
     registry: Registry | None = None,
 ) -> np.ndarray:
     """Read a whole file (``index=None``), one frame (int) or several (slice, list).
 
+    Checksums the file carries are verified (``verify=False`` skips them; see
+    :func:`open`).
+
     ``corrections`` names correction filters (``"gain"``, ``"outliers"``, ...) applied in
     order to the frames read, using parameters and references stored in the file's
     metadata (under ``"corrections"``) overridden by ``correction_params``.
     """
     reg = _registry(registry)
-    with open(path, format=format, permissive=permissive, registry=reg) as reader:
+    with open(path, format=format, permissive=permissive, verify=verify, registry=reg) as reader:
         data = reader.read(index)
         if corrections:
             data = apply_corrections(data, reader.metadata, corrections, correction_params, reg)
@@ -117,10 +124,11 @@ def imiter(
     *,
     format: str | None = None,
     permissive: bool = False,
+    verify: bool = True,
     registry: Registry | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield frames one by one, decoding each only when it is reached."""
-    with open(path, format=format, permissive=permissive, registry=registry) as reader:
+    with open(path, format=format, permissive=permissive, verify=verify, registry=registry) as reader:
         yield from reader
 
 

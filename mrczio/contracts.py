@@ -238,8 +238,12 @@ class FileFormat(abc.ABC):
         """
 
     @abc.abstractmethod
-    def open_reader(self, path: str, registry: Registry, *, permissive: bool = False) -> StackReader:
-        """Open ``path`` for reading."""
+    def open_reader(
+        self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True
+    ) -> StackReader:
+        """Open ``path`` for reading. With ``verify``, checksums the file carries are
+        checked (a mismatch raises :class:`mrczio.ChecksumError`); formats without
+        checksums ignore it."""
 
     @abc.abstractmethod
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:

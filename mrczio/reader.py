@@ -59,6 +59,8 @@ class ReaderInfo:
     extended_header: bytes = b""
     exttyp: bytes = b""
     geometry: MapGeometry | None = None
+    #: True when the file carries checksums of its frames (verified while decoding).
+    checksums: bool = False
 
     def __post_init__(self) -> None:
         ny, nx = (int(n) for n in self.frame_shape)
@@ -128,6 +130,11 @@ class StackReader(abc.ABC):
     @property
     def exttyp(self) -> bytes:
         return self.info.exttyp
+
+    @property
+    def has_checksums(self) -> bool:
+        """True when the file carries checksums of its frames, header and metadata."""
+        return self.info.checksums
 
     @property
     def geometry(self) -> MapGeometry | None:

@@ -83,7 +83,7 @@ class NpyStackFormat(FileFormat):
         return 0.8 if head.startswith(b"\x93NUMPY") else 0.0
 
     def open_reader(
-        self, path: str, registry: mrczio.Registry, *, permissive: bool = False
+        self, path: str, registry: mrczio.Registry, *, permissive: bool = False, verify: bool = True
     ) -> StackReader:
         return NpyReader(path, self.drop_last_column)
 

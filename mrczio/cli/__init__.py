@@ -43,6 +43,7 @@ COMMANDS: list[str] = [
     "mrczio.cli.decompress",
     "mrczio.cli.convert",
     "mrczio.cli.validate",
+    "mrczio.cli.verify",
     "mrczio.cli.refs",
     "mrczio.cli.plugins",
     "mrczio.cli.correct",

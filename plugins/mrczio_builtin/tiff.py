@@ -390,7 +390,7 @@ class TiffFormat(FileFormat):
         return 0.9 if head[:4] in TIFF_MAGICS else 0.0
 
     def open_reader(
-        self, path: str, registry: Registry, *, permissive: bool = False
+        self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True
     ) -> StackReader:
         return TiffReader(os.fspath(path), permissive=permissive)
 

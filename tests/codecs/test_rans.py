@@ -300,8 +300,11 @@ def test_damaged_chunk_in_a_file_names_the_file(tmp_path: Path, movie: np.ndarra
     raw = bytearray(path.read_bytes())
     raw[offset + CHUNK_HEADER_SIZE + length // 2] ^= 0x04
     path.write_bytes(bytes(raw))
-    with pytest.raises(mrczio.CodecError, match="checksum") as caught:
+    with pytest.raises(mrczio.ChecksumError, match="frame 2") as caught:  # the file's CRC
         mrczio.imread(path)
+    assert str(path) in str(caught.value)
+    with pytest.raises(mrczio.CodecError, match="checksum") as caught:  # the chunk's own CRC
+        mrczio.imread(path, verify=False)
     assert str(path) in str(caught.value)
 
 

@@ -1,25 +1,33 @@
 """Appending frames to an existing plain MRC or MRCZ file.
 
+An append holds an exclusive lock on the file (:mod:`mrczio.locking`) from start to end,
+so a second writer waits (up to ``lock_timeout`` seconds, default 60) or fails with a
+:class:`mrczio.LockError`; it never loses frames.
+
 New frames are written after the last frame and the header is rewritten last, so until
-the append finishes the header still describes the old frames: a crash leaves the
-original file readable (at worst with unread bytes after its data). A file that carries a
-metadata footer is appended through a copy instead (the footer must move behind the new
-frames), and the copy replaces the original only when complete. The file is opened once:
-its layout and chunk index are read through the same handle the frames are written to.
+the append finishes the header still describes the old frames. What followed the old
+frames (metadata footer, checksum block) is first saved in a journal beside the file
+(``.NAME.mrczio-append``); if the append is killed, the next append (or
+:func:`recover_interrupted_append`) puts that tail back and the file is exactly as it was.
+A file whose metadata lives in a footer is appended through a copy instead (the footer
+must move behind the new frames), published only when complete. The file's layout and
+chunk index are read through the handle the frames are written to.
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-import shutil
+import struct
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from mrczio.byte_source import HandleSource
 from mrczio.contracts import FrameCodec
-from mrczio.errors import OptionError
+from mrczio.errors import FormatError, OptionError
+from mrczio.fileio import AtomicFile
+from mrczio.locking import FileLock, lock_file
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
 from mrczio.writer import StackWriter
@@ -28,10 +36,44 @@ from mrczio_builtin.mrc.codec_options import WRITER_CODEC_OPTIONS, codec_from_op
 from mrczio_builtin.mrc.footer import footer_bytes, footer_exttyp
 from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
 from mrczio_builtin.mrc.layout import MrcLayout, read_layout
-from mrczio_builtin.mrc.writer import FrameEncoder
+from mrczio_builtin.mrc.writer import FrameEncoder, checksum_block
 
 #: Unknown bytes after the data that an append keeps (moved behind the new frames).
 MAX_KEPT_TRAILER = 1 << 20
+APPEND_OPTIONS = frozenset({"lock_timeout"})
+_JOURNAL = struct.Struct("<Q8s")
+_JOURNAL_MAGIC = b"MRCZJRNL"
+
+
+def journal_path(path: str) -> str:
+    """Where an in-place append keeps the tail it is about to overwrite."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.mrczio-append")
+
+
+def recover_interrupted_append(path: str) -> bool:
+    """Undo an append that was killed: put back the saved tail; True when one was undone.
+
+    Call it with the file's lock held (appends do).
+    """
+    journal = journal_path(path)
+    try:
+        with builtins.open(journal, "rb") as handle:
+            saved = handle.read()
+    except FileNotFoundError:
+        return False
+    if len(saved) < _JOURNAL.size or saved[-8:] != _JOURNAL_MAGIC:
+        os.unlink(journal)  # killed while writing the journal: the file was not touched yet
+        return False
+    end, _ = _JOURNAL.unpack_from(saved, len(saved) - _JOURNAL.size)
+    with builtins.open(path, "r+b") as handle:
+        handle.truncate(end)
+        handle.seek(end)
+        handle.write(saved[: -_JOURNAL.size])
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.unlink(journal)
+    return True
 
 
 def _header_stats(header: np.ndarray, count: int) -> RunningStats | None:
@@ -46,11 +88,20 @@ class MrcAppender(StackWriter):
 
     def __init__(self, path: str, registry: Registry, options: dict[str, Any]) -> None:
         self.path = path
-        self._handle: BinaryIO = builtins.open(path, "r+b")  # noqa: SIM115 - closed in _finish/_discard
+        timeout = options.pop("lock_timeout", 60.0)
+        self._lock: FileLock = lock_file(path, timeout=None if timeout is None else float(timeout))
+        self._copy: AtomicFile | None = None
+        self._journal: str | None = None
         try:
-            self._survey(registry, options)
+            recover_interrupted_append(path)
+            self._handle: BinaryIO = builtins.open(path, "r+b")  # noqa: SIM115 - closed in _finish/_discard
+            try:
+                self._survey(registry, options)
+            except BaseException:
+                self._handle.close()
+                raise
         except BaseException:
-            self._handle.close()
+            self._lock.release()
             raise
 
     def _survey(self, registry: Registry, options: dict[str, Any]) -> None:
@@ -64,21 +115,33 @@ class MrcAppender(StackWriter):
         else:
             spans = walk_chunks(source, layout, permissive=False)
             self._base_frames, self._data_end = len(spans), data_end(layout, spans)
-        self._trailer, self._footer = b"", b""
-        if layout.metadata_location == "footer":
-            serializer = registry.serializer_for_exttyp(footer_exttyp(source) or b"")
-            assert serializer is not None  # read_layout decoded the footer with it
-            self._footer = footer_bytes(serializer, serializer.dumps(layout.metadata))
-        elif source.size > self._data_end:
-            if source.size - self._data_end > MAX_KEPT_TRAILER:
-                raise OptionError(f"{self.path}: {source.size - self._data_end} unknown bytes follow the data; not appending")
-            self._trailer = source.read_at(self._data_end, source.size - self._data_end)
-        self._sink = self._open_target()
+        self._trailer = self._old_tail(source, layout)
+        self._footer = self._new_footer(registry, source, layout)
+        self._sink = self._open_target(source)
+        entries = list(layout.checksums.entries) if layout.checksums is not None else None
         self._encoder = FrameEncoder(
             self._sink, self.path, codec=codec, mode=layout.mode, byteorder=layout.byteorder,
             stats=_header_stats(layout.header, self._base_frames * layout.nx * layout.ny), clip=False,
-            workers=frame_workers(options), packed_bytes=int(layout.header["packed_bytes"]) if codec else 0,
+            workers=frame_workers(options), position=self._data_end, entries=entries,
+            packed_bytes=int(layout.header["packed_bytes"]) if codec else 0,
         )  # fmt: skip
+
+    def _old_tail(self, source: HandleSource, layout: MrcLayout) -> bytes:
+        """Unknown bytes after the data that are kept (not a footer or checksum block)."""
+        if layout.metadata_location == "footer" or layout.checksums is not None:
+            return b""
+        extra = source.size - self._data_end
+        if extra > MAX_KEPT_TRAILER:
+            raise FormatError(self.path, f"{extra} unknown bytes follow the data; not appending")
+        return source.read_at(self._data_end, extra) if extra > 0 else b""
+
+    def _new_footer(self, registry: Registry, source: HandleSource, layout: MrcLayout) -> bytes:
+        if layout.metadata_location != "footer":
+            return b""
+        end = layout.checksums.start if layout.checksums is not None else source.size
+        serializer = registry.serializer_for_exttyp(footer_exttyp(source, end) or b"")
+        assert serializer is not None  # read_layout decoded the footer with it
+        return footer_bytes(serializer, serializer.dumps(layout.metadata))
 
     def _codec(self, registry: Registry, layout: MrcLayout, options: dict[str, Any]) -> FrameCodec | None:
         if layout.compressor_id == 0:
@@ -89,20 +152,29 @@ class MrcAppender(StackWriter):
         if codec is None:
             raise OptionError(f"{layout.path}: no installed codec writes compressor id {layout.compressor_id}")
         configured, rest = codec_from_options(registry, {**options, "codec": codec.name}, COMMON_OPTIONS)
-        check_options(f"{layout.path} (append)", rest, frozenset(WRITER_CODEC_OPTIONS), configured)
+        check_options(f"{layout.path} (append)", rest, WRITER_CODEC_OPTIONS | APPEND_OPTIONS, configured)
         return configured
 
-    def _open_target(self) -> BinaryIO:
-        self._temp_path: str | None = None
-        target = self._handle
+    def _open_target(self, source: HandleSource) -> BinaryIO:
         if self._layout.metadata_location == "footer":
-            self._temp_path = f"{self.path}.append.part"
-            self._handle.seek(0)
-            target = builtins.open(self._temp_path, "w+b")  # noqa: SIM115 - closed in _finish/_discard
-            shutil.copyfileobj(self._handle, target)
+            self._copy = AtomicFile(self.path, overwrite=True, copy_of=self.path)
+            target = self._copy.file
+        else:
+            self._save_tail(source)
+            target = self._handle
         target.seek(self._data_end)
         target.truncate()
         return target
+
+    def _save_tail(self, source: HandleSource) -> None:
+        """Write what follows the data to the journal (fsynced) before overwriting it."""
+        tail = source.read_at(self._data_end, source.size - self._data_end) if source.size > self._data_end else b""
+        self._journal = journal_path(self.path)
+        fd = os.open(self._journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(tail + _JOURNAL.pack(self._data_end, _JOURNAL_MAGIC))
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def _write_block(self, block: np.ndarray) -> None:
         self._encoder.write_block(block)
@@ -121,29 +193,41 @@ class MrcAppender(StackWriter):
         super().abort()
 
     def _finish(self) -> None:
-        self._sink.write(self._footer or self._trailer)
-        self._sink.flush()
-        os.fsync(self._sink.fileno())  # frames reach the disk before the header names them
-        self._sink.seek(0)
-        self._sink.write(self._patched_header().tobytes())
-        self._close_handles()
-        if self._temp_path is not None:
-            os.replace(self._temp_path, self.path)
+        sink = self._sink
+        sink.write(self._footer or self._trailer)
+        header = self._patched_header().tobytes()
+        if self._layout.checksums is not None:
+            head = header + self._layout.extended_header
+            sink.write(checksum_block(head, self._footer, self._encoder.entries))
+        sink.flush()
+        os.fsync(sink.fileno())  # frames reach the disk before the header names them
+        sink.seek(0)
+        sink.write(header)
+        if self._copy is not None:
+            self._copy.commit()
+        else:
+            sink.flush()
+            os.fsync(sink.fileno())
+        self._release()
 
     def _discard(self) -> None:
-        if self._temp_path is not None:
-            self._close_handles()
-            os.unlink(self._temp_path)
-            return
-        self._sink.seek(self._data_end)
-        self._sink.truncate()
-        self._sink.write(self._trailer)
-        self._close_handles()
+        try:
+            if self._copy is not None:
+                self._copy.abort()
+            else:
+                self._handle.seek(self._data_end)
+                self._handle.truncate()
+                self._handle.write(self._trailer)
+                self._handle.flush()
+                recover_interrupted_append(self.path)
+        finally:
+            self._release()
 
-    def _close_handles(self) -> None:
-        if self._sink is not self._handle:
-            self._sink.close()
+    def _release(self) -> None:
         self._handle.close()
+        if self._journal is not None and os.path.exists(self._journal):
+            os.unlink(self._journal)
+        self._lock.release()
 
     def _patched_header(self) -> np.ndarray:
         header = self._layout.header.copy()
@@ -159,3 +243,6 @@ class MrcAppender(StackWriter):
         header["dmin"], header["dmax"], header["dmean"], header["rms"] = stats
         patched: np.ndarray = header
         return patched
+
+
+__all__ = ["MrcAppender", "journal_path", "recover_interrupted_append"]

@@ -25,6 +25,8 @@ def walk_chunks(source: ByteSource, layout: MrcLayout, *, permissive: bool) -> l
     """
     if layout.compressor_id == 0:
         raise FormatError(layout.path, "is not compressed; read it as plain MRC")
+    if layout.checksums is not None:
+        return indexed_spans(layout)
     spans: list[Span] = []
     position = layout.data_offset
     for k in range(layout.nz):
@@ -47,3 +49,26 @@ def _chunk_at(source: ByteSource, layout: MrcLayout, position: int) -> tuple[Chu
 def data_end(layout: MrcLayout, spans: list[Span]) -> int:
     """The byte offset just after the last frame's chunk."""
     return spans[-1][0] + spans[-1][1] if spans else layout.data_offset
+
+
+def indexed_spans(layout: MrcLayout) -> list[Span]:
+    """The spans the checksum block lists, checked to tile the data region exactly: one
+    read at open instead of one per frame."""
+    assert layout.checksums is not None
+    entries = layout.checksums.entries
+    position = layout.data_offset
+    for k, entry in enumerate(entries):
+        if entry.offset != position or entry.length < CHUNK_HEADER_SIZE or entry.offset + entry.length > layout.data_limit:
+            raise FormatError(layout.path, f"the chunk index entry of frame {k} does not fit the data region")
+        position += entry.length
+    if position != layout.data_limit or len(entries) != layout.nz:
+        raise FormatError(
+            layout.path, f"the chunk index lists {len(entries)} frames ending at byte {position}; the header says "
+            f"{layout.nz} frames and the data ends at byte {layout.data_limit}",
+        )  # fmt: skip
+    return [(entry.offset, entry.length) for entry in entries]
+
+
+def frame_crcs(layout: MrcLayout) -> list[int] | None:
+    """The CRC-32C of every frame's stored bytes, or None when the file has none."""
+    return None if layout.checksums is None else [entry.crc for entry in layout.checksums.entries]

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from mrczio.contracts import FrameCodec, WriteRequest
-from mrczio.errors import CodecError, FormatError, UnknownCodecError
+from mrczio.errors import ChecksumError, CodecError, FormatError, UnknownCodecError
 from mrczio.hookspecs import hookimpl
 from mrczio.positional import open_positional
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
 from mrczio.writer import StackWriter
-from mrczio_builtin.mrc.chunk_index import walk_chunks
+from mrczio_builtin.mrc.checksums import crc
+from mrczio_builtin.mrc.chunk_index import frame_crcs, walk_chunks
 from mrczio_builtin.mrc.codec_options import WRITER_CODEC_OPTIONS, codec_from_options
 from mrczio_builtin.mrc.family import MrcFamilyFormat
 from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
@@ -37,16 +38,19 @@ from mrczio_builtin.mrc.writer import MrcFamilyWriter
 class MrczReader(MrcLayoutReader):
     """Random-access reader over the chunk chain of an MRCZ file."""
 
-    def __init__(self, path: str, registry: Registry, *, permissive: bool = False, threads: int = 0) -> None:
+    def __init__(
+        self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True, threads: int = 0
+    ) -> None:
         self._file = open_positional(path)
         self._registry = registry
         self._threads = threads
         self._prefetcher: ThreadPoolExecutor | None = None
         self._buffers = threading.local()
         try:
-            layout = read_layout(self._file, registry, permissive=permissive)
+            layout = read_layout(self._file, registry, permissive=permissive, verify=verify)
             self._codec = self._codec_for(layout, registry)
             self._chunks = walk_chunks(self._file, layout, permissive=permissive)
+            self._crcs = frame_crcs(layout) if verify else None
             self._adopt(layout, "mrcz", len(self._chunks))
         except BaseException:
             self._file.close()
@@ -86,6 +90,11 @@ class MrczReader(MrcLayoutReader):
             buffer = self._buffers.chunk = np.empty(length, dtype=np.uint8)
         view = buffer.data[:length]
         self._file.readinto_at(offset, view, what=f"chunk of frame {k}")
+        if self._crcs is not None and crc(view) != self._crcs[k]:
+            raise ChecksumError(
+                self.path, f"frame {k}: its {length}-byte chunk does not match its checksum (the file is damaged)",
+                frame=k,
+            )
         return view
 
     def _decode(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
@@ -174,8 +183,10 @@ class MrczFormat(MrcFamilyFormat):
     def claim(self, head: bytes, path: str) -> float:
         return claim_mrc_header(head, compressed=True)
 
-    def open_reader(self, path: str, registry: Registry, *, permissive: bool = False) -> StackReader:
-        return MrczReader(path, registry, permissive=permissive)
+    def open_reader(
+        self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True
+    ) -> StackReader:
+        return MrczReader(path, registry, permissive=permissive, verify=verify)
 
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
         codec, rest = codec_from_options(registry, request.options, COMMON_OPTIONS)

@@ -23,16 +23,19 @@ FOOTER_TRAILER = struct.Struct("<4sQ8s")
 
 
 def read_footer(
-    source: ByteSource, registry: Registry, data_offset: int, permissive: bool
+    source: ByteSource, registry: Registry, data_offset: int, permissive: bool, end: int | None = None
 ) -> tuple[MetadataSerializer, bytes, int] | None:
-    if source.size < data_offset + FOOTER_TRAILER.size:
+    """(serializer, payload, where the footer starts) of a footer ending at ``end``
+    (the file's end, or where the checksum block starts), or None without one."""
+    end = source.size if end is None else end
+    if end < data_offset + FOOTER_TRAILER.size:
         return None
-    trailer = source.read_at(source.size - FOOTER_TRAILER.size, FOOTER_TRAILER.size, what="footer")
+    trailer = source.read_at(end - FOOTER_TRAILER.size, FOOTER_TRAILER.size, what="footer")
     exttyp, length, magic = FOOTER_TRAILER.unpack(trailer)
     if magic != FOOTER_MAGIC:
         return None
-    start = source.size - FOOTER_TRAILER.size - length
-    if length > source.size or start < data_offset:
+    start = end - FOOTER_TRAILER.size - length
+    if length > end or start < data_offset:
         complain(source.path, f"metadata footer claims {length} bytes, more than the file holds", permissive)
         return None
     serializer = registry.serializer_for_exttyp(exttyp)
@@ -43,11 +46,12 @@ def read_footer(
 
 
 
-def footer_exttyp(source: ByteSource) -> bytes | None:
-    """The EXTTYP recorded in the file's footer trailer, or None without a footer."""
-    if source.size < FOOTER_TRAILER.size:
+def footer_exttyp(source: ByteSource, end: int | None = None) -> bytes | None:
+    """The EXTTYP recorded in a footer trailer ending at ``end``, or None without one."""
+    end = source.size if end is None else end
+    if end < FOOTER_TRAILER.size:
         return None
-    exttyp, _, magic = FOOTER_TRAILER.unpack(source.read_at(source.size - FOOTER_TRAILER.size, FOOTER_TRAILER.size))
+    exttyp, _, magic = FOOTER_TRAILER.unpack(source.read_at(end - FOOTER_TRAILER.size, FOOTER_TRAILER.size))
     return bytes(exttyp) if magic == FOOTER_MAGIC else None
 
 

@@ -28,7 +28,7 @@ from mrczio_builtin.mrc.reader_base import MrcLayoutReader
 COMMON_OPTIONS = frozenset({
     "overwrite", "byteorder", "volume", "extended_header", "exttyp", "metadata_format",
     "metadata_placement", "label", "voltage", "cs", "gain", "origin", "fsync", "compute_stats",
-    "mode", "packed4bit", "clip", "header_like",
+    "mode", "packed4bit", "clip", "header_like", "checksums",
 })  # fmt: skip
 
 _BYTEORDERS = {"<": "<", "little": "<", ">": ">", "big": ">", "=": "<" if np.little_endian else ">"}

@@ -28,6 +28,7 @@ from mrczio.errors import (
 )
 from mrczio.reader import VoxelSize
 from mrczio.registry import Registry
+from mrczio_builtin.mrc.checksums import ChecksumBlock, read_block, verify_span
 from mrczio_builtin.mrc.footer import read_footer
 from mrczio_builtin.mrc.mrcz_geometry import geometry_header
 from mrczio_builtin.mrc.packed4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
@@ -53,6 +54,8 @@ class MrcLayout:
     exttyp: bytes
     metadata: dict[str, Any]
     metadata_location: str | None
+    #: The checksum block and chunk index (files mrczio wrote), or None.
+    checksums: ChecksumBlock | None
     #: The header with MZ and CELLA as MRC2014 means them (MRCZ files: restored or
     #: derived, see :mod:`.mrcz_geometry`); the header itself for plain MRC.
     geometry_header: np.ndarray
@@ -79,8 +82,13 @@ class MrcLayout:
         return (n_frames, self.ny, self.nx)
 
 
-def read_layout(source: ByteSource, registry: Registry, *, permissive: bool) -> MrcLayout:
+def read_layout(source: ByteSource, registry: Registry, *, permissive: bool, verify: bool = True) -> MrcLayout:
+    """Read and check everything before the pixels. With ``verify``, the header, the
+    extended header and the metadata are checked against the checksum block."""
     path = source.path
+    block = _checksum_block(source, mrc.HEADER_SIZE, permissive)
+    if block is not None and verify:
+        _verify_head(source, block)  # before parsing: a damaged header is reported as such
     header = mrc.parse_header(source.read_at(0, min(source.size, mrc.HEADER_SIZE), what="header"), path)
     _check_header_basics(path, header, permissive)
     compressor_id, mode_code = mrc.split_mode(header)
@@ -94,9 +102,12 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool) -> 
         raise TruncatedFileError(
             path, f"extended header of {nsymbt} bytes runs past the end of the {source.size}-byte file"
         )
+    if block is not None and block.data_end < data_offset:
+        raise FormatError(path, "the checksum block overlaps the extended header")
+    end = block.start if block is not None else source.size
     extended = source.read_at(mrc.HEADER_SIZE, nsymbt, what="extended header")
     exttyp = bytes(header["exttyp"].item())
-    metadata, location, data_limit = _read_metadata(source, registry, extended, exttyp, data_offset, permissive)
+    metadata, location, data_limit = _read_metadata(source, registry, extended, exttyp, data_offset, permissive, end)
     dtype = np.dtype(np.uint8) if mode_code == 0 and mrc.is_unsigned_bytes(header) else mode.dtype
     record = metadata.pop(mrc.HEADER_RECORD_KEY, None)
     return MrcLayout(
@@ -104,7 +115,7 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool) -> 
         compressor_id=compressor_id, mode=mode, dtype=dtype,
         nx=int(header["nx"]), ny=int(header["ny"]), nz=int(header["nz"]),
         data_offset=data_offset, data_limit=data_limit, extended_header=extended,
-        exttyp=exttyp, metadata=metadata, metadata_location=location,
+        exttyp=exttyp, metadata=metadata, metadata_location=location, checksums=block,
         geometry_header=geometry_header(header, record) if compressor_id else header,
     )  # fmt: skip
 
@@ -117,6 +128,23 @@ def _check_header_basics(path: str, header: np.ndarray, permissive: bool) -> Non
         raise FormatError(path, f"frame size {int(header['nx'])}x{int(header['ny'])} is empty")
 
 
+def _checksum_block(source: ByteSource, data_offset: int, permissive: bool) -> ChecksumBlock | None:
+    try:
+        return read_block(source, data_offset)
+    except FormatError as exc:
+        if not permissive:
+            raise
+        warnings.warn(f"{exc}; checksums ignored", PermissiveReadWarning, stacklevel=4)
+        return None
+
+
+def _verify_head(source: ByteSource, block: ChecksumBlock) -> None:
+    """The header, extended header and metadata footer against their checksums."""
+    verify_span(source, 0, block.header_bytes, block.header_crc, "the header or extended header")
+    if block.middle_bytes:
+        verify_span(source, block.data_end, block.middle_bytes, block.middle_crc, "the metadata footer")
+
+
 def _read_metadata(
     source: ByteSource,
     registry: Registry,
@@ -124,16 +152,17 @@ def _read_metadata(
     exttyp: bytes,
     data_offset: int,
     permissive: bool,
+    end: int,
 ) -> tuple[dict[str, Any], str | None, int]:
     """(metadata, where it was found, end of the data region)."""
-    footer = read_footer(source, registry, data_offset, permissive)
+    footer = read_footer(source, registry, data_offset, permissive, end)
     if footer is not None:
         serializer, payload, footer_start = footer
         return _decode(source.path, serializer, payload, permissive), "footer", footer_start
     in_header = registry.serializer_for_exttyp(exttyp) if extended else None
     if in_header is not None:
-        return _decode(source.path, in_header, extended, permissive), "extended", source.size
-    return {}, None, source.size
+        return _decode(source.path, in_header, extended, permissive), "extended", end
+    return {}, None, end
 
 
 def _decode(path: str, serializer: MetadataSerializer, payload: bytes, permissive: bool) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Frames are compressed one per helper thread, each with one codec thread (frame-level
 parallelism scales better than blosc's block-level threads, which synchronise at every
 frame); each helper also computes its frame's statistics, and the caller's thread writes
-finished chunks and merges statistics in frame order. At most :data:`PIPELINE_DEPTH`
+finished chunks (with their CRC-32C, also computed in the helpers) and merges statistics in
+frame order. At most :data:`PIPELINE_DEPTH`
 frames per helper are in flight, and :meth:`CompressionPipeline.flush` writes every
 queued frame before returning, so no frame outlives the ``write()`` call that passed it.
 """
@@ -18,11 +19,12 @@ import numpy as np
 
 from mrczio.contracts import FrameCodec
 from mrczio.stats import RunningStats
+from mrczio_builtin.mrc.checksums import crc
 
 #: Frames in flight per compression thread.
 PIPELINE_DEPTH = 2
 
-ChunkSink = Callable[[bytes, RunningStats | None], None]
+ChunkSink = Callable[[bytes, int, RunningStats | None], None]
 
 
 class CompressionPipeline:
@@ -35,7 +37,7 @@ class CompressionPipeline:
         self._with_stats = with_stats
         self._tuned: FrameCodec | None = None  # resolved on the first frame
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[tuple[bytes, RunningStats | None]]] = deque()
+        self._pending: deque[Future[tuple[bytes, int, RunningStats | None]]] = deque()
 
     def submit(self, stored: np.ndarray, pixels: np.ndarray) -> None:
         """Queue one frame: its stored form is compressed, its pixels feed the statistics."""
@@ -46,26 +48,27 @@ class CompressionPipeline:
             self._sink(*self._pending.popleft().result())
         self._pending.append(self._pool.submit(self._encode, stored, pixels))
 
-    def _encode(self, stored: np.ndarray, pixels: np.ndarray) -> tuple[bytes, RunningStats | None]:
-        """Runs in a helper thread: the chunk and the frame's own statistics."""
+    def _encode(self, stored: np.ndarray, pixels: np.ndarray) -> tuple[bytes, int, RunningStats | None]:
+        """Runs in a helper thread: the chunk, its CRC-32C and the frame's statistics."""
         assert self._tuned is not None
         chunk = self._tuned.encode(stored, threads=1)
+        checksum = crc(chunk)
         if not self._with_stats:
-            return chunk, None
+            return chunk, checksum, None
         stats = RunningStats()
         stats.add(pixels)
-        return chunk, stats
+        return chunk, checksum, stats
 
     def flush(self) -> None:
         """Write every queued frame in order; on a failure, drop the rest and re-raise."""
         while self._pending:
             future = self._pending.popleft()
             try:
-                chunk, stats = future.result()
+                chunk, checksum, stats = future.result()
             except BaseException:
                 self._cancel_rest()
                 raise
-            self._sink(chunk, stats)
+            self._sink(chunk, checksum, stats)
 
     def _cancel_rest(self) -> None:
         for other in self._pending:

@@ -26,6 +26,7 @@ class MrcLayoutReader(StackReader):
                 voxel_size=layout.voxel_size, header=layout.geometry_header, metadata=layout.metadata,
                 extended_header=layout.extended_header, exttyp=layout.exttyp,
                 geometry=MapGeometry.from_header(layout.geometry_header),
+                checksums=layout.checksums is not None,
             )
         )  # fmt: skip
 
@@ -42,4 +43,5 @@ class MrcLayoutReader(StackReader):
         info["header"] = mrc.header_summary(self.layout.header)
         info["mode"] = self.layout.mode.code
         info["metadata_location"] = self.layout.metadata_location
+        info["checksums"] = "CRC-32C" if self.layout.checksums is not None else None
         return info

@@ -22,6 +22,7 @@ from mrczio.registry import Registry
 from mrczio.stats import RunningStats
 from mrczio.writer import StackWriter
 from mrczio_builtin.mrc import mrcz_geometry
+from mrczio_builtin.mrc.checksums import ChecksumBlock, Entry, crc
 from mrczio_builtin.mrc.codec_options import frame_workers
 from mrczio_builtin.mrc.footer import footer_bytes
 from mrczio_builtin.mrc.header_policy import HeaderOptions, NewFile, build_header, pick_mode
@@ -43,9 +44,15 @@ class FrameEncoder:
         stats: RunningStats | None,
         clip: bool,
         workers: int,
+        position: int,
         packed_bytes: int = 0,
+        entries: list[Entry] | None = None,
     ) -> None:
         self.path = path
+        #: Offset, length and CRC-32C of every frame written (and of earlier frames, for
+        #: an append), for the checksum block.
+        self.entries: list[Entry] = list(entries or [])
+        self.position = position
         self.codec = codec
         self.mode = mode
         self.stats = stats
@@ -71,7 +78,8 @@ class FrameEncoder:
         stored = _as_storage(packed, self._storage)
         if self._pipeline is None:
             self._add_stats(block)
-            self._sink.write(np.ascontiguousarray(stored).data)
+            for section in np.ascontiguousarray(stored).reshape(len(stored), -1):
+                self._record(section.view(np.uint8).data, crc(section.view(np.uint8).data))
             return
         try:
             for frame, stored_frame in zip(block, stored, strict=True):
@@ -84,11 +92,18 @@ class FrameEncoder:
             for frame in block:
                 self.stats.add(frame)
 
-    def _write_chunk(self, chunk: bytes, stats: RunningStats | None) -> None:
-        self._sink.write(chunk)
+    def _write_chunk(self, chunk: bytes, checksum: int, stats: RunningStats | None) -> None:
+        self._record(chunk, checksum)
         self.packed_bytes += len(chunk)
         if stats is not None and self.stats is not None:
             self.stats.merge(stats)  # in frame order, like a sequential writer
+
+    def _record(self, stored: bytes | memoryview, checksum: int) -> None:
+        """Write one frame's stored bytes and remember where they went."""
+        self._sink.write(stored)
+        length = len(stored) if isinstance(stored, bytes) else stored.nbytes
+        self.entries.append(Entry(self.position, length, checksum))
+        self.position += length
 
     def close(self, *, raise_errors: bool = True) -> None:
         if self._pipeline is not None:
@@ -127,7 +142,9 @@ class MrcFamilyWriter(StackWriter):
             self._sink, self.path, codec=codec, mode=mode, byteorder=self._opts.byteorder,
             stats=RunningStats() if request.options.get("compute_stats", True) else None,
             clip=bool(request.options.get("clip", False)), workers=frame_workers(request.options),
+            position=mrc.HEADER_SIZE + len(self._extended),
         )  # fmt: skip
+        self._checksums = bool(request.options.get("checksums", codec is not None))
 
     @property
     def clipped_pixels(self) -> int:
@@ -152,8 +169,11 @@ class MrcFamilyWriter(StackWriter):
     def _finish(self) -> None:
         handle = self._sink
         handle.write(self._footer)
+        header = self._build_header().tobytes()
+        if self._checksums:
+            handle.write(checksum_block(header + self._extended, self._footer, self._encoder.entries))
         handle.seek(0)
-        handle.write(self._build_header().tobytes())
+        handle.write(header)
         self._file.commit()
         self._encoder.warn_if_clipped()
 
@@ -213,6 +233,14 @@ def _geometry_record(opts: HeaderOptions, compressed: bool) -> dict[str, Any] | 
     written = template.copy()
     written["mz"], written["cella"] = mrcz_geometry.written(template, int(template["nz"]))
     return mrcz_geometry.record_for(template, written)
+
+
+def checksum_block(head: bytes, middle: bytes, entries: list[Entry]) -> bytes:
+    """The encoded checksum block for a file whose first bytes are ``head`` (header and
+    extended header), whose metadata footer is ``middle`` and whose frames are ``entries``."""
+    end = entries[-1].offset + entries[-1].length if entries else len(head)
+    block = ChecksumBlock(crc(head), len(head), crc(middle), len(middle), tuple(entries), end + len(middle))
+    return block.encode()
 
 
 def _as_storage(packed: np.ndarray, storage: np.dtype[Any]) -> np.ndarray:
