@@ -12,6 +12,7 @@ workers in other processes. dask is imported only when one of these functions ru
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mrczio.errors import DataTypeError, MrczioError
+from mrczio.errors import DataTypeError, MissingFileError, OptionError
 from mrczio.positional import is_url
 from mrczio.reader import StackReader
 
@@ -201,11 +202,11 @@ def expand_paths(
             return [name]
         matches = sorted(glob.glob(name))
         if not matches:
-            raise MrczioError(f"{name}: no files match this pattern")
+            raise MissingFileError(name, "no files match this pattern", errno.ENOENT)
         return matches
     names = [os.fspath(p) for p in paths_or_glob]
     if not names:
-        raise MrczioError("open_dask: no files given")
+        raise OptionError("open_dask: no files given")
     return names
 
 

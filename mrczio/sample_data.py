@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from mrczio.errors import MrczioError
+from mrczio.errors import FormatError, OptionError, RemoteError
 
 SAMPLE_FILES = ("EMD-3001.map", "EMD-3197.map", "fei-extended.mrc")
 MRCFILE_SDIST = "mrcfile==1.5.4"
@@ -39,7 +39,7 @@ def cache_dir() -> Path:
 def sample_path(name: str) -> Path:
     """Path of one sample file, fetching mrcfile's sdist if no local copy exists."""
     if name not in SAMPLE_FILES:
-        raise MrczioError(f"unknown sample file {name!r}; known: {', '.join(SAMPLE_FILES)}")
+        raise OptionError(f"unknown sample file {name!r}; known: {', '.join(SAMPLE_FILES)}")
     for directory in candidate_dirs():
         if (directory / name).is_file():
             return directory / name
@@ -58,7 +58,7 @@ def fetch_samples(target: Path) -> None:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         archives = list(Path(work).glob("mrcfile-*.tar.gz"))
         if result.returncode != 0 or not archives:
-            raise MrczioError(f"could not download {MRCFILE_SDIST}: {result.stderr.strip()[-500:]}")
+            raise RemoteError(f"could not download {MRCFILE_SDIST}: {result.stderr.strip()[-500:]}")
         _extract_test_data(archives[0], target)
 
 
@@ -72,4 +72,4 @@ def _extract_test_data(archive: Path, target: Path) -> None:
                 (target / name).write_bytes(source.read())
     missing = [n for n in SAMPLE_FILES if not (target / n).is_file()]
     if missing:
-        raise MrczioError(f"{archive.name} did not contain {', '.join(missing)}")
+        raise FormatError(archive, f"does not contain {', '.join(missing)}")

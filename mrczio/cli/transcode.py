@@ -11,6 +11,7 @@ A failing file is reported and the others still run (exit 1 at the end).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from mrczio.cli.options import add_json_option, add_write_options, progress_want
 from mrczio.cli.output import emit_json, human_bytes, log
 from mrczio.contracts import FileFormat
 from mrczio.conversion import convert
-from mrczio.errors import MrczioError, UnknownFormatError
+from mrczio.errors import MissingFileError, MrczioError, OutputExistsError, UnknownFormatError
 from mrczio.progress import Progress
 from mrczio.registry import Registry, get_registry
 from mrczio.verification import verify_output
@@ -294,9 +295,9 @@ def _folder_of(output: str) -> str:
 def _check_output_place(output: str, *, overwrite: bool) -> None:
     folder = os.path.dirname(output) or "."
     if not os.path.isdir(folder):
-        raise MrczioError(f"{output}: the folder {folder} does not exist")
+        raise MissingFileError(output, f"the folder {folder} does not exist", errno.ENOENT)
     if os.path.lexists(output) and not overwrite:
-        raise MrczioError(f"{output}: already exists; add --overwrite to replace it")
+        raise OutputExistsError(f"{output}: already exists; add --overwrite to replace it")
 
 
 def _log_result(record: dict[str, Any]) -> None:

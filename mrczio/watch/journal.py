@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from mrczio.errors import MrczioError
+from mrczio.errors import FormatError, MrczioError
 
 
 class WatchLockedError(MrczioError, BlockingIOError):
@@ -98,8 +98,8 @@ class Journal:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                raise MrczioError(
-                    f"{self.path}: line {number} is not JSON; fix or move the journal"
+                raise FormatError(
+                    self.path, f"line {number} is not JSON; fix or move the journal"
                 ) from None
         return records
 

@@ -43,6 +43,7 @@ from mrczio.errors import (
     MetadataError,
     MrczioError,
     OptionError,
+    TruncatedFileError,
 )
 from mrczio.fileio import open_regular_file
 from mrczio.hookspecs import hookimpl
@@ -110,6 +111,7 @@ class TiffReader(StackReader):
         fd = open_regular_file(path)  # missing, directory, FIFO: mrczio errors, no hang
         self._handle = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
         self._lock = threading.Lock()
+        self._size = os.fstat(fd).st_size
         try:
             self._tif = tifffile.TiffFile(self._handle)
         except (tifffile.TiffFileError, ValueError, OSError) as exc:
@@ -188,20 +190,7 @@ class TiffReader(StackReader):
             out[k - start] = frame[::-1] if self._flip else frame
 
     def _decode_page(self, k: int) -> np.ndarray:
-        try:
-            page = self._tif.pages[k]
-        except MrczioError:
-            raise
-        except Exception as exc:  # a damaged page directory
-            raise CorruptFrameError(self.path, f"page {k} cannot be found: {exc}", frame=k) from exc
-        if (
-            tuple(page.shape) != self._page_shape
-            or np.dtype(page.dtype).newbyteorder("=") != self._page_dtype
-        ):
-            raise FormatError(
-                self.path,
-                f"page {k} is {page.shape} {page.dtype}, unlike page 0 ({self._page_shape} {self._page_dtype})",
-            )
+        page = self._page(k)
         try:
             data = page.asarray()
         except MrczioError:
@@ -214,6 +203,32 @@ class TiffReader(StackReader):
             ny, nx = self.frame_shape
             data = unpack_nibbles(data.reshape(1, -1), ny, nx)[0]
         return np.asarray(data)
+
+    def _page(self, k: int) -> Any:
+        """Page k, checked to match page 0 and to lie inside the file."""
+        try:
+            page = self._tif.pages[k]
+        except MrczioError:
+            raise
+        except Exception as exc:  # a damaged page directory
+            raise CorruptFrameError(self.path, f"page {k} cannot be found: {exc}", frame=k) from exc
+        if (
+            tuple(page.shape) != self._page_shape
+            or np.dtype(page.dtype).newbyteorder("=") != self._page_dtype
+        ):
+            raise CorruptFrameError(
+                self.path,
+                f"page {k} is {page.shape} {page.dtype}, unlike page 0 ({self._page_shape} {self._page_dtype})",
+                frame=k,
+            )
+        end = max(
+            (o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0
+        )
+        if end > self._size:
+            raise TruncatedFileError(
+                self.path, f"page {k} needs bytes up to {end} but the file has {self._size} bytes"
+            )
+        return page
 
     def close(self) -> None:
         with self._lock:
