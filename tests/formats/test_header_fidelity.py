@@ -97,6 +97,15 @@ _known(
     "header record (metadata['mrczio_mrc_header']); build MapGeometry from the record",
 )
 _known(
+    "test_extended_header_next_to_metadata",
+    ["ccp4-symmetry-p21", "fei1-movie", "EMD-3001"],
+    [chain_id(c) for c in CHAINS],
+    "a FEI1/CCP4 extended header is dropped (replaced by the 'json' metadata block) when "
+    "the source also has user metadata (in its footer): header_policy.options_like carries "
+    "reader.extended_header only 'if not reader.metadata'; carry it whenever EXTTYP is not "
+    "the metadata serializer's (or the metadata came from the footer); MRC->MRC loses it too",
+)
+_known(
     "test_header_record_is_internal",
     ["EMD-3001", "volume-stack-401", "mode-4-big"],
     ["tiff"],
@@ -654,3 +663,101 @@ def test_fei_extended_movie(sample_file: Any, tmp_path: Path) -> None:
             assert (reader.exttyp, reader.extended_header) == (exttyp, extended), name
     for name in ("a.mrc", "c.mrc"):
         assert carried_differences(source, mc.read_header(tmp_path / name)) == {}, name
+
+
+# -- extended headers next to user metadata, casts, writing like an MRCZ/TIFF ----------
+
+EXT_SPECS = [mc.SPEC_BY_NAME[n] for n in ("ccp4-symmetry-p21", "fei1-movie", "EMD-3001")]
+
+
+@pytest.fixture(scope="module")
+def with_metadata(outputs: Outputs) -> dict[str, Path]:
+    """Each extended-header corpus file rewritten with user metadata next to it."""
+    made = {}
+    for spec in EXT_SPECS:
+        target = outputs.directory / f"{spec.name}--meta.mrc"
+        with mrczio.open(outputs.source(spec)) as reader:
+            mrczio.imwrite(target, reader.read(), like=reader, metadata={"dose": 1.5})
+        made[spec.name] = target
+    return made
+
+
+@pytest.mark.parametrize(
+    ("spec", "chain"), chain_params("test_extended_header_next_to_metadata", EXT_SPECS, CHAINS)
+)
+def test_extended_header_next_to_metadata(
+    outputs: Outputs,
+    with_metadata: dict[str, Path],
+    spec: Any,
+    chain: tuple[str, ...],
+    tmp_path: Path,
+) -> None:
+    """An FEI1/CCP4 extended header and user metadata in one file both survive."""
+    src = with_metadata[spec.name]
+    with mrczio.open(outputs.source(spec)) as original, mrczio.open(src) as reader:
+        assert (reader.exttyp, reader.extended_header) == (
+            original.exttyp,
+            original.extended_header,
+        )
+        assert reader.metadata == {"dose": 1.5}
+    current = src
+    for index, name in enumerate(chain):
+        target = tmp_path / f"step{index}{SUFFIX[name]}"
+        mrczio.convert(current, target)
+        current = target
+    with mrczio.open(current) as out, mrczio.open(src) as reader:
+        assert out.metadata == {"dose": 1.5}
+        assert carried_differences(mc.read_header(src), np.array(out.header)) == {}
+        assert (out.exttyp, len(out.extended_header)) == (
+            reader.exttyp,
+            len(reader.extended_header),
+        )
+        assert out.extended_header == reader.extended_header
+
+
+CAST_SPECS = [mc.SPEC_BY_NAME[n] for n in ("mode-1", "volume-stack-401-big", "monoclinic-p21")]
+
+
+@pytest.mark.parametrize(
+    ("spec", "chain"), chain_params("test_cast_keeps_header", CAST_SPECS, (("mrc",), ("mrcz",)))
+)
+def test_cast_keeps_header(
+    outputs: Outputs, spec: Any, chain: tuple[str, ...], tmp_path: Path
+) -> None:
+    """``dtype=`` changes MODE and nothing else of the carried header."""
+    src = outputs.source(spec)
+    dtype = "float32" if spec.mode == 1 else "float64"
+    target = tmp_path / f"cast{SUFFIX[chain[0]]}"
+    if dtype == "float64":  # no MRC mode stores float64: refused, naming the file
+        with pytest.raises(mrczio.ConversionError, match=str(src)):
+            mrczio.convert(src, target, dtype=dtype)
+        return
+    mrczio.convert(src, target, dtype=dtype)
+    assert int(mc.read_header(target)["mode"]) % 1000 == 2
+    assert carried_differences(mc.read_header(src), reader_header(target)) == {}
+    same_pixels(pixels(target), pixels(src).astype(np.float32), f"{spec.name} cast")
+
+
+@pytest.mark.parametrize(
+    ("spec", "chain"),
+    chain_params(
+        "test_imwrite_like_a_converted_file",
+        [
+            mc.SPEC_BY_NAME[n]
+            for n in ("monoclinic-p21", "volume-stack-401", "EMD-3001", "axes-231")
+        ],
+        (("mrcz",), ("tiff",)),
+    ),
+)
+def test_imwrite_like_a_converted_file(
+    outputs: Outputs, spec: Any, chain: tuple[str, ...], tmp_path: Path
+) -> None:
+    """``like=`` an MRCZ or TIFF reader writes the source's header back into a plain MRC."""
+    with mrczio.open(outputs.get(spec, chain)) as reader:
+        mrczio.imwrite(tmp_path / "like.mrc", reader.read(), like=reader)
+    assert (
+        carried_differences(
+            mc.read_header(outputs.source(spec)), mc.read_header(tmp_path / "like.mrc")
+        )
+        == {}
+    )
