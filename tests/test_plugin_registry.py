@@ -151,3 +151,47 @@ print(mrczio.imread({str(tmp_path / 'x.mrcz')!r}).sum())
          "plugins"], check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert "lzma" in cli.stdout and "mrczio-lzma" in cli.stdout
+    verbose = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(target)!r}); from mrczio.cli import main; sys.exit(main())",
+         "plugins", "--verbose"], check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "lzma" in verbose.stdout and "preset=6" in verbose.stdout  # the codec's own parameters
+
+
+def test_example_codec_takes_its_own_parameters(tmp_path: Path) -> None:
+    """The pip-installed LZMA example declares ``preset`` and ``extreme``: the API and
+    the command line pass them through, they change the bytes, and bad values are
+    refused naming the parameter."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(EXAMPLE)],
+        check=True,
+    )
+    movie = tmp_path / "m.mrc"
+    mrczio.imwrite(movie, np.random.default_rng(0).poisson(3, (2, 64, 64)).astype(np.int16))
+    prefix = f"import sys; sys.path.insert(0, {str(target)!r}); "
+    api = prefix + f"""import mrczio, numpy as np
+data = mrczio.imread({str(movie)!r})
+for preset in (0, 9):
+    mrczio.imwrite({str(tmp_path)!r} + f"/p{{preset}}.mrcz", data, codec="lzma", preset=preset, extreme=preset == 9)
+    assert (mrczio.imread({str(tmp_path)!r} + f"/p{{preset}}.mrcz") == data).all()
+try:
+    mrczio.imwrite({str(tmp_path)!r} + "/bad.mrcz", data, codec="lzma", preset=12)
+except mrczio.OptionError as exc:
+    print("refused:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", api], check=True, capture_output=True, text=True)
+    assert "refused:" in out.stdout and "preset" in out.stdout
+    assert (tmp_path / "p0.mrcz").read_bytes() != (tmp_path / "p9.mrcz").read_bytes()
+    cli = prefix + "from mrczio.cli import main; sys.exit(main())"
+    subprocess.run(
+        [sys.executable, "-c", cli, "compress", str(movie), "-o", str(tmp_path / "c.mrcz"), "--codec", "lzma",
+         "--codec-option", "preset=9", "--codec-option", "extreme=true"], check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert (tmp_path / "c.mrcz").stat().st_size == (tmp_path / "p9.mrcz").stat().st_size  # same chunks
+    bad = subprocess.run(
+        [sys.executable, "-c", cli, "compress", str(movie), "-o", str(tmp_path / "d.mrcz"), "--codec", "lzma",
+         "--codec-option", "preset=eleven"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--codec-option preset=" in bad.stderr and "eleven" in bad.stderr
+    assert not (tmp_path / "d.mrcz").exists()
