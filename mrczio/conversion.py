@@ -112,10 +112,16 @@ def carried_metadata(reader: StackReader, target: FileFormat) -> dict[str, Any]:
     metadata = dict(reader.metadata)
     if reader.header is not None and not target.holds_mrc_header:
         record = mrc.header_record(reader.header)
-        if reader.extended_header and not reader.metadata:
+        if reader.extended_header and not _extended_is_metadata(reader):
             record.update(extended_header=reader.extended_header.hex(), exttyp=reader.exttyp.decode("latin-1"))
         metadata[mrc.HEADER_RECORD_KEY] = record
     return metadata
+
+
+def _extended_is_metadata(reader: StackReader) -> bool:
+    """True when the reader's extended header is its metadata, serialised (EXTTYP names a
+    serializer and metadata was read)."""
+    return bool(reader.metadata) and get_registry().serializer_for_exttyp(reader.exttyp) is not None
 
 
 def convert_file(

@@ -273,6 +273,7 @@ def header_record(header: np.ndarray, fields: tuple[str, ...] = CARRIED_FIELDS) 
     if fields == CARRIED_FIELDS:
         record.update(nx=int(header["nx"]), ny=int(header["ny"]), nz=int(header["nz"]))
         record["labels"] = labels(header)
+        record["label_bytes"] = bytes(header["label"][: len(record["labels"])].tobytes()).hex()
     return record
 
 
@@ -297,8 +298,14 @@ def header_from_record(record: dict[str, Any]) -> np.ndarray:
     """A new little-endian header holding a :func:`header_record` (and its labels)."""
     header = new_header("<")
     apply_record(header, record)
-    for index, text in enumerate(list(record.get("labels", []))[:10]):
-        set_label(header, index, str(text))
+    texts = list(record.get("labels", []))[:10]
+    raw = bytes.fromhex(str(record.get("label_bytes", "")))
+    if len(raw) == 80 * len(texts):
+        header["label"][: len(texts)] = np.frombuffer(raw, dtype="S80")
+        header["nlabl"] = len(texts)
+    else:
+        for index, text in enumerate(texts):
+            set_label(header, index, str(text))
     return header
 
 

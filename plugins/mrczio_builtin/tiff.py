@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from mrczio import header as mrc
 from mrczio.contracts import FileFormat, StorageLimits, WriteRequest
 from mrczio.errors import (
     CodecError,
@@ -46,6 +47,7 @@ from mrczio.errors import (
     TruncatedFileError,
 )
 from mrczio.fileio import open_regular_file
+from mrczio.geometry import geometry_of
 from mrczio.hookspecs import hookimpl
 from mrczio.publish import AtomicFile
 from mrczio.reader import ReaderInfo, StackReader, VoxelSize
@@ -92,6 +94,19 @@ def is_packed_size(width: int, height: int) -> bool:
         or (abs(width - b) <= 2 and abs(height - a) <= 2)
         for a, b in IMOD_PACKED_SIZES
     )
+
+
+def _kept_mrc_header(record: Any) -> tuple[np.ndarray | None, bytes, bytes]:
+    """(header, extended header, EXTTYP) of the MRC file a TIFF was converted from, as
+    the conversion kept them in the metadata (:func:`mrczio.header.header_record`)."""
+    if not isinstance(record, dict):
+        return None, b"", b""
+    try:
+        header = mrc.header_from_record(record)
+        extended = bytes.fromhex(str(record.get("extended_header", "")))
+    except (TypeError, ValueError):
+        return None, b"", b""  # a damaged record: the pixels and voxel size still read
+    return header, extended, str(record.get("exttyp", "")).encode("latin-1")[:4] if extended else b""
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -141,10 +156,13 @@ class TiffReader(StackReader):
         ny, nx = self._page_shape
         if self._packing == "serialem":
             nx = int(info.get("width", 2 * nx))
+        metadata = dict(info.get("metadata", {}))
+        header, extended, exttyp = _kept_mrc_header(metadata.pop(mrc.HEADER_RECORD_KEY, None))
         return ReaderInfo(
             path=path, format_name="tiff", frame_shape=(ny, nx),
             dtype=np.dtype(np.uint8) if self._packing else self._page_dtype, n_frames=len(pages),
-            voxel_size=self._voxel_size(first, info), metadata=dict(info.get("metadata", {})),
+            voxel_size=self._voxel_size(first, info), metadata=metadata, header=header,
+            extended_header=extended, exttyp=exttyp, geometry=geometry_of(header),
         )  # fmt: skip
 
     def _own_description(self, page: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from mrczio import header as mrc
 from mrczio.contracts import FrameCodec, PixelMode
 from mrczio.errors import DataTypeError, OptionError
 from mrczio.reader import StackReader
-from mrczio.registry import Registry
+from mrczio.registry import Registry, get_registry
 from mrczio_builtin.mrc import mrcz_geometry
 from mrczio_builtin.mrc.packed4bit import MODE_4BIT
 from mrczio_builtin.mrc.reader_base import MrcLayoutReader
@@ -175,10 +175,21 @@ def build_header(opts: HeaderOptions, new: NewFile, stats: tuple[float, float, f
         header["imod_stamp"], header["imod_flags"] = mrc.IMOD_STAMP, 0
     if stats is not None:
         header["dmin"], header["dmax"], header["dmean"], header["rms"] = stats
-    source = mrc.labels(opts.template) if opts.template is not None else []
-    for index, text in enumerate(mrc.merged_labels(source, opts.label or f"mrczio {mrczio.__version__}")):
-        mrc.set_label(header, index, text)
+    _set_labels(header, opts.template, opts.label or f"mrczio {mrczio.__version__}")
     return header
+
+
+def _set_labels(header: np.ndarray, template: np.ndarray | None, own: str) -> None:
+    """The template's labels byte for byte, then ``own`` if there is room and it is not
+    already the last one."""
+    kept = 0
+    if template is not None:
+        kept = len(mrc.labels(template))
+        header["label"][:kept] = template["label"][:kept]
+        header["nlabl"] = kept
+    texts = mrc.labels(header)
+    if kept < 10 and (not texts or texts[-1] != own):
+        mrc.set_label(header, kept, own)
 
 
 def _same_grid(template: np.ndarray, new: NewFile) -> bool:
@@ -243,7 +254,7 @@ def options_like(reader: StackReader, accepted: frozenset[str], *, keep_packing:
     if template is None:
         return {}
     candidates: dict[str, Any] = {"header_like": template}
-    if reader.extended_header and not reader.metadata:
+    if reader.extended_header and not _extended_is_metadata(reader):
         candidates["extended_header"] = reader.extended_header
         candidates["exttyp"] = reader.exttyp
     elif isinstance(record, Mapping) and record.get("extended_header"):
@@ -252,6 +263,13 @@ def options_like(reader: StackReader, accepted: frozenset[str], *, keep_packing:
     if keep_packing and _pixel_mode_code(reader) == MODE_4BIT:
         candidates["packed4bit"] = True
     return {k: v for k, v in candidates.items() if k in accepted}
+
+
+def _extended_is_metadata(reader: StackReader) -> bool:
+    """True when the extended header holds the metadata (so it is rewritten, not copied)."""
+    if isinstance(reader, MrcLayoutReader):
+        return reader.layout.metadata_location == "extended"
+    return bool(reader.metadata) and get_registry().serializer_for_exttyp(reader.exttyp) is not None
 
 
 def _pixel_mode_code(reader: StackReader) -> int:
