@@ -92,17 +92,12 @@ class CorruptFrameError(FormatError, CodecError):
         super().__init__(path, message)
 
 
-class ChecksumError(FormatError):
+class ChecksumError(CorruptFrameError):
     """Bytes of a file do not match the checksum stored for them (frame, header or metadata).
 
-    ``frame`` is the frame index when a frame's checksum failed, else ``None``.
+    A kind of damage like any other (:class:`CorruptFrameError`); ``frame`` is the frame
+    index when a frame's checksum failed, else ``None``.
     """
-
-    def __init__(
-        self, path: str | os.PathLike[str] | None, message: str, *, frame: int | None = None
-    ) -> None:
-        self.frame = frame
-        super().__init__(path, message)
 
 
 class FrameIndexError(MrczioError, IndexError, ValueError):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mrczio.contracts import FrameCodec, WriteRequest
-from mrczio.errors import ChecksumError, CodecError, FormatError, UnknownCodecError
+from mrczio.errors import ChecksumError, CorruptFrameError, FormatError, UnknownCodecError
 from mrczio.hookspecs import hookimpl
 from mrczio.positional import open_positional
 from mrczio.reader import StackReader
@@ -97,7 +97,7 @@ class MrczReader(MrcLayoutReader):
             )
         return view
 
-    def _decode(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
+    def _decode(self, chunk: bytes | memoryview, out: np.ndarray, k: int) -> None:
         # Helper threads decode one frame each on one codec thread; the caller's thread
         # (a single frame) lets the codec use all of them.
         threads = getattr(self._buffers, "codec_threads", self._threads)
@@ -106,7 +106,7 @@ class MrczReader(MrcLayoutReader):
         except FormatError:
             raise
         except Exception as exc:
-            raise CodecError(f"{self.path}: frame chunk could not be decoded: {exc}") from exc
+            raise CorruptFrameError(self.path, f"frame {k}: its chunk could not be decoded: {exc}", frame=k) from exc
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
         """Decode frames in parallel, one frame per helper thread with one codec thread
@@ -114,7 +114,7 @@ class MrczReader(MrcLayoutReader):
         workers = self._threads or (os.cpu_count() or 1)
         if stop - start == 1 or workers == 1:
             for k in range(start, stop):
-                self._decode_frame(self._read_chunk_reusing(k), out[k - start])
+                self._decode_frame(self._read_chunk_reusing(k), out[k - start], k)
             return
         pool = self._helpers(workers)
         pending: deque[Future[None]] = deque()
@@ -144,21 +144,21 @@ class MrczReader(MrcLayoutReader):
 
     def _read_and_decode(self, k: int, out: np.ndarray) -> None:
         self._buffers.codec_threads = 1
-        self._decode_frame(self._read_chunk_reusing(k), out)
+        self._decode_frame(self._read_chunk_reusing(k), out, k)
 
     def _helpers(self, workers: int) -> ThreadPoolExecutor:
         if self._prefetcher is None:
             self._prefetcher = ThreadPoolExecutor(workers, thread_name_prefix="mrczio-read")
         return self._prefetcher
 
-    def _decode_frame(self, chunk: bytes | memoryview, out: np.ndarray) -> None:
+    def _decode_frame(self, chunk: bytes | memoryview, out: np.ndarray, k: int) -> None:
         layout = self.layout
         if layout.mode.packed:
             raw = np.empty((1, layout.section_nbytes), dtype=np.uint8)
-            self._decode(chunk, raw)
+            self._decode(chunk, raw, k)
             out[...] = layout.mode.unpack(raw, layout.ny, layout.nx)[0]
             return
-        self._decode(chunk, out)
+        self._decode(chunk, out, k)
         self._to_native(out)
 
     def describe(self) -> dict[str, Any]:
