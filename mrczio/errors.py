@@ -194,7 +194,11 @@ class PermissiveReadWarning(MrczioWarning, RuntimeWarning):
 
 
 class PluginLoadWarning(MrczioWarning):
-    """A third-party plugin failed to load and was skipped."""
+    """A third-party plugin failed (to import, or in a hook) and was disabled."""
+
+
+class PluginOverrideWarning(MrczioWarning):
+    """A third-party format is used where a built-in format also matched (warned once)."""
 
 
 # -- detector corrections ------------------------------------------------------------

@@ -7,11 +7,20 @@ same group mrczio's own built-in plugins use::
     [project.entry-points.mrczio]
     lzma = "mrczio_lzma"
 
-Every hook here is a *collect* hook: pluggy calls each implementation and mrczio builds
-one name table per kind from the returned descriptors. Collect (rather than
-``firstresult``) is deliberate: a name claimed twice must be reported as a conflict, not
-silently resolved by plugin order, and format sniffing must see every claim to detect
+Every hook here is a *collect* hook: mrczio calls it through pluggy
+(``manager.hook.mrczio_register_formats()``), which calls each implementation in
+pluggy's order (``tryfirst``/``trylast`` honoured) inside any hook wrappers
+(``wrapper=True`` or ``hookwrapper=True``, which may inspect or change the collected
+lists), and mrczio builds one name table per kind from the returned descriptors, each
+attributed to the plugin that returned it (see :mod:`mrczio.hook_calls`). Collect (rather
+than ``firstresult``) is deliberate: a name claimed twice must be reported as a conflict,
+not silently resolved by plugin order, and format sniffing must see every claim to detect
 ties. The descriptor contracts live in :mod:`mrczio.contracts`.
+
+An implementation must return a list (or tuple) of descriptors of its hook's kind. A
+third-party plugin whose implementation raises (``SystemExit`` included) or returns
+anything else is disabled with a :class:`~mrczio.errors.PluginLoadWarning` naming it; the
+host and the other plugins carry on.
 
 A plugin needs only ``pluggy`` and the project name to implement hooks::
 

@@ -4,8 +4,10 @@ pluggy's own ``load_setuptools_entrypoints`` stops at the first plugin that fail
 silently drops a second distribution that reuses a name. This loader instead:
 
 * imports and registers each entry point separately; a third-party plugin that fails to
-  import, or has a hook pluggy rejects, is reported (a :class:`PluginLoadWarning` and a
-  :class:`LoadFailure` record) and skipped;
+  import (any exception, ``SystemExit`` included), or has a hook pluggy rejects, is
+  reported (a :class:`PluginLoadWarning` and a :class:`LoadFailure` record) and skipped.
+  ``KeyboardInterrupt`` is not caught: it is the user stopping the program, and swallowing
+  it would make Ctrl-C during start-up do nothing;
 * raises :class:`PluginConflictError` when two distributions claim one plugin name;
 * raises :class:`PluginsNotInstalledError` when none of mrczio's own built-in plugins is
   found, which happens when the source tree is imported without being installed.
@@ -107,13 +109,13 @@ def load_entry_point_plugins(
             continue
         try:
             _register_checked(manager, ep.load(), name)
-        except Exception as exc:  # a broken third-party plugin must not break the host
+        except (Exception, SystemExit) as exc:  # a broken third-party plugin must not end the host
             if is_builtin:
                 raise
             manager.set_blocked(name)
             failures.append(LoadFailure(name, dist_name, f"{type(exc).__name__}: {exc}"))
             warnings.warn(
-                f"mrczio plugin {name!r} from {dist_name} was skipped: {exc}",
+                f"mrczio plugin {name!r} from {dist_name} was skipped: {type(exc).__name__}: {exc}",
                 PluginLoadWarning,
                 stacklevel=2,
             )
