@@ -25,10 +25,8 @@ import numpy as np
 
 from mrczio.errors import DataTypeError, MissingFileError, OptionError
 from mrczio.positional import is_url
-from mrczio.reader import StackReader
+from mrczio.reader import StackReader, extensions
 
-#: Formats whose readers may be read from several threads at once; others get a lock.
-THREAD_SAFE_FORMATS = frozenset({"mrc", "mrcz"})
 #: Readers kept open per process by :class:`FrameSource`.
 CACHE_SIZE = 64
 
@@ -65,7 +63,7 @@ class _Entry:
         self.reader = reader
         self.users = 0
         self.evicted = False
-        safe = reader.format_name in THREAD_SAFE_FORMATS
+        safe = reader.thread_safe  # readers that are not get a lock of their own here
         self.lock: contextlib.AbstractContextManager[Any] = (
             contextlib.nullcontext() if safe else threading.Lock()
         )
@@ -243,3 +241,13 @@ def open_dask(
             array = _frames_array(source, reader, frames_per_chunk)
             arrays.append(array if array.shape == reader.shape else array.reshape(reader.shape))
     return da.stack(arrays, axis=0)  # type: ignore[no-untyped-call]
+
+
+def _reopen_args(reader: StackReader) -> tuple[Any, ...]:
+    return (source_path(reader.path), reader.format_name, reader.permissive)
+
+
+# Lend readers their to_dask() and pickling (mrczio.reader imports nothing above it).
+extensions().to_dask = reader_to_dask
+extensions().reopen = reopen
+extensions().reopen_args = _reopen_args

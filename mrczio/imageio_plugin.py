@@ -28,6 +28,8 @@ from typing import Any
 
 PLUGIN_NAME = "mrczio"
 CLASS_NAME = "MrczioPlugin"
+#: The module imageio imports (only when it first needs the plugin) for the class.
+PLUGIN_MODULE = "mrczio._imageio_v3"
 #: MRC and MRCZ extensions no other imageio plugin claims (``.rec`` stays tifffile's).
 EXTENSIONS = (".mrc", ".mrcs", ".mrcz", ".map", ".st", ".ali", ".ccp4")
 #: imageio-style keyword names accepted by ``write`` and their mrczio names.
@@ -39,7 +41,7 @@ def register() -> None:
     from imageio.config import FileExtension, PluginConfig, known_extensions, known_plugins
 
     known_plugins[PLUGIN_NAME] = PluginConfig(
-        name=PLUGIN_NAME, class_name=CLASS_NAME, module_name=__name__
+        name=PLUGIN_NAME, class_name=CLASS_NAME, module_name=PLUGIN_MODULE
     )
     for ext in EXTENSIONS:
         entries = [e for e in known_extensions.get(ext, []) if PLUGIN_NAME not in e.priority]
@@ -85,14 +87,6 @@ def register_when_imported() -> None:
         register()
     elif not any(isinstance(finder, _ImageioConfigHook) for finder in sys.meta_path):
         sys.meta_path.insert(0, _ImageioConfigHook())
-
-
-def __getattr__(name: str) -> Any:
-    if name == CLASS_NAME:
-        from mrczio._imageio_v3 import MrczioPlugin
-
-        return MrczioPlugin
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_options(kwargs: dict[str, Any]) -> dict[str, Any]:

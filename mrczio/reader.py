@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import abc
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import EllipsisType, TracebackType
-from typing import Any, NamedTuple, Self, TypeAlias
+from typing import Any, ClassVar, NamedTuple, Self, TypeAlias
 
 import numpy as np
 
@@ -34,6 +34,24 @@ class VoxelSize(NamedTuple):
 
 #: The voxel size of a file that does not record one.
 UNKNOWN_VOXEL_SIZE = VoxelSize(0.0, 0.0, 0.0)
+
+
+@dataclass
+class ReaderExtensions:
+    """Functions higher layers lend to every reader, so this module imports none of them:
+    :mod:`mrczio.dask` sets ``to_dask`` and the reopening used by pickling."""
+
+    to_dask: Callable[[StackReader, int], Any] | None = None
+    reopen: Callable[..., StackReader] | None = None
+    reopen_args: Callable[[StackReader], tuple[Any, ...]] = lambda reader: (reader.path,)
+
+
+_extensions = ReaderExtensions()
+
+
+def extensions() -> ReaderExtensions:
+    """The functions lent to readers (see :class:`ReaderExtensions`)."""
+    return _extensions
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,9 @@ class StackReader(abc.ABC):
 
     #: Whether the reader was opened with ``permissive=True`` (set by :func:`mrczio.open`).
     permissive: bool = False
+    #: True when several threads may read frames at once; formats whose readers are
+    #: safe to share (they lock internally or read positionally) set it.
+    thread_safe: ClassVar[bool] = False
 
     def __init__(self, info: ReaderInfo) -> None:
         self.info = info
@@ -258,18 +279,18 @@ class StackReader(abc.ABC):
         Its tasks reopen the file by path or URL (in any process), so it works on
         ``dask.distributed`` workers. Needs ``pip install mrczio[dask]``.
         """
-        from mrczio.dask import reader_to_dask
-
-        return reader_to_dask(self, frames_per_chunk)
+        if _extensions.to_dask is None:
+            raise RuntimeError("mrczio.dask is not loaded (import mrczio loads it)")
+        return _extensions.to_dask(self, frames_per_chunk)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as "reopen this path (or URL) with this format": open files do not travel.
 
         The copy is opened with the process-wide registry, not a private one.
         """
-        from mrczio.dask import reopen, source_path
-
-        return (reopen, (source_path(self.path), self.format_name, self.permissive))
+        if _extensions.reopen is None:
+            raise TypeError(f"{self.path}: readers pickle only once mrczio.dask is loaded")
+        return (_extensions.reopen, _extensions.reopen_args(self))
 
     # -- context manager --------------------------------------------------------------
 

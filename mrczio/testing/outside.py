@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+import mrczio
 from mrczio.testing.asserts import assert_bit_exact
 
 
@@ -84,9 +85,9 @@ def _top_down(path: str, data: np.ndarray) -> np.ndarray:
 
 
 def _serialem_bytes(stack: np.ndarray) -> np.ndarray:
-    from mrczio_builtin.mrc.packed4bit import pack_nibbles
-
-    return pack_nibbles(stack).reshape(stack.shape[0], stack.shape[1], -1)
+    """The bytes of 4-bit packed frames, as the registered MRC mode 101 packs them."""
+    packed = mrczio.get_registry().mode(101).pack(stack)
+    return np.asarray(packed).reshape(stack.shape[0], stack.shape[1], -1)
 
 
 def check_tifffile(path: str, data: np.ndarray) -> None:

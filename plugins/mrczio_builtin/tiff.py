@@ -120,6 +120,8 @@ class TiffReader(StackReader):
     (decoding in parallel needs one reader per thread).
     """
 
+    thread_safe = True
+
     def __init__(self, path: str, *, permissive: bool = False) -> None:
         import tifffile  # imported here: most reads never touch TIFF
 

@@ -16,6 +16,7 @@ class MrcLayoutReader(StackReader):
     """A reader whose file is described by an :class:`MrcLayout`."""
 
     layout: MrcLayout
+    thread_safe = True  # positional reads, per-thread chunk buffers
 
     def _adopt(self, layout: MrcLayout, format_name: str, n_frames: int) -> None:
         self.layout = layout
