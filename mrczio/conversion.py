@@ -235,13 +235,14 @@ def convert_many(
     output_dir: str,
     *,
     format: str,
-    registry: Registry,
+    registry: Registry | None = None,
     progress: Progress | None = None,
     **kwargs: Any,
 ) -> list[ConversionReport]:
     """Convert every file in ``sources`` into ``output_dir`` (created if missing) as
     ``format``; the inputs are never modified. Stops at the first failure, leaving the
     files finished so far and no partial file."""
+    registry = registry if registry is not None else get_registry()
     target = registry.format(format)
     outputs = batch_targets(sources, output_dir, target)
     os.makedirs(output_dir, exist_ok=True)

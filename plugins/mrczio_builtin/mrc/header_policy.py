@@ -262,6 +262,8 @@ def options_like(reader: StackReader, accepted: frozenset[str], *, keep_packing:
         candidates["exttyp"] = str(record.get("exttyp", ""))
     if keep_packing and _pixel_mode_code(reader) == MODE_4BIT:
         candidates["packed4bit"] = True
+    if isinstance(reader, MrcLayoutReader) and reader.layout.metadata_format and reader.metadata:
+        candidates["metadata_format"] = reader.layout.metadata_format  # msgpack keeps arrays
     return {k: v for k, v in candidates.items() if k in accepted}
 
 

@@ -54,6 +54,8 @@ class MrcLayout:
     exttyp: bytes
     metadata: dict[str, Any]
     metadata_location: str | None
+    #: The serializer the metadata was stored with ("json", "msgpack"...), or None.
+    metadata_format: str | None
     #: The checksum block and chunk index (files mrczio wrote), or None.
     checksums: ChecksumBlock | None
     #: The header with MZ and CELLA as MRC2014 means them (MRCZ files: restored or
@@ -107,7 +109,9 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool, ver
     end = block.start if block is not None else source.size
     extended = source.read_at(mrc.HEADER_SIZE, nsymbt, what="extended header")
     exttyp = bytes(header["exttyp"].item())
-    metadata, location, data_limit = _read_metadata(source, registry, extended, exttyp, data_offset, permissive, end)
+    metadata, location, data_limit, serializer = _read_metadata(
+        source, registry, extended, exttyp, data_offset, permissive, end
+    )
     dtype = np.dtype(np.uint8) if mode_code == 0 and mrc.is_unsigned_bytes(header) else mode.dtype
     record = metadata.pop(mrc.HEADER_RECORD_KEY, None)
     return MrcLayout(
@@ -116,6 +120,7 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool, ver
         nx=int(header["nx"]), ny=int(header["ny"]), nz=int(header["nz"]),
         data_offset=data_offset, data_limit=data_limit, extended_header=extended,
         exttyp=exttyp, metadata=metadata, metadata_location=location, checksums=block,
+        metadata_format=serializer.name if serializer is not None else None,
         geometry_header=geometry_header(header, record) if compressor_id else header,
     )  # fmt: skip
 
@@ -153,16 +158,16 @@ def _read_metadata(
     data_offset: int,
     permissive: bool,
     end: int,
-) -> tuple[dict[str, Any], str | None, int]:
-    """(metadata, where it was found, end of the data region)."""
+) -> tuple[dict[str, Any], str | None, int, MetadataSerializer | None]:
+    """(metadata, where it was found, end of the data region, its serializer)."""
     footer = read_footer(source, registry, data_offset, permissive, end)
     if footer is not None:
         serializer, payload, footer_start = footer
-        return _decode(source.path, serializer, payload, permissive), "footer", footer_start
+        return _decode(source.path, serializer, payload, permissive), "footer", footer_start, serializer
     in_header = registry.serializer_for_exttyp(exttyp) if extended else None
     if in_header is not None:
-        return _decode(source.path, in_header, extended, permissive), "extended", end
-    return {}, None, end
+        return _decode(source.path, in_header, extended, permissive), "extended", end, in_header
+    return {}, None, end, None
 
 
 def _decode(path: str, serializer: MetadataSerializer, payload: bytes, permissive: bool) -> dict[str, Any]:
