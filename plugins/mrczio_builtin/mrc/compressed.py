@@ -32,7 +32,6 @@ from mrczio_builtin.mrc.family import MrcFamilyFormat
 from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
 from mrczio_builtin.mrc.layout import MrcLayout, claim_mrc_header, read_layout
 from mrczio_builtin.mrc.reader_base import MrcLayoutReader
-from mrczio_builtin.mrc.writer import MrcFamilyWriter
 
 
 class MrczReader(MrcLayoutReader):
@@ -189,6 +188,8 @@ class MrczFormat(MrcFamilyFormat):
         return MrczReader(path, registry, permissive=permissive, verify=verify)
 
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
+        from mrczio_builtin.mrc.writer import MrcFamilyWriter  # reading never loads it
+
         codec, rest = codec_from_options(registry, request.options, COMMON_OPTIONS)
         check_options(self.name, rest, COMMON_OPTIONS | WRITER_CODEC_OPTIONS, codec)
         return MrcFamilyWriter(request, registry, codec=codec)

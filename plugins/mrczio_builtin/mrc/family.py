@@ -1,22 +1,23 @@
 """What the ``mrc`` and ``mrcz`` formats answer alike: appends, carried header fields,
-storage limits and validation."""
+storage limits and validation. Writing, appending and validation modules are imported
+when first used, so reading a file loads none of them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mrczio.contracts import FileFormat, Finding, StorageLimits
 from mrczio.reader import StackReader
 from mrczio.registry import Registry
-from mrczio.stats import RunningStats
-from mrczio.writer import StackWriter
-from mrczio_builtin.mrc import validation
-from mrczio_builtin.mrc.append import MrcAppender
 from mrczio_builtin.mrc.header_policy import options_like, wants_packing
 from mrczio_builtin.mrc.packed4bit import MAX_4BIT
+
+if TYPE_CHECKING:
+    from mrczio.stats import RunningStats
+    from mrczio.writer import StackWriter
 
 
 class MrcFamilyFormat(FileFormat):
@@ -27,6 +28,8 @@ class MrcFamilyFormat(FileFormat):
     holds_mrc_header = True
 
     def open_appender(self, path: str, registry: Registry, options: Mapping[str, Any]) -> StackWriter:
+        from mrczio_builtin.mrc.append import MrcAppender  # reading never loads the writers
+
         return MrcAppender(path, registry, dict(options))
 
     def options_like(self, reader: StackReader) -> dict[str, Any]:
@@ -38,4 +41,6 @@ class MrcFamilyFormat(FileFormat):
         return StorageLimits(np.dtype(dtype))
 
     def validate(self, reader: StackReader, data: RunningStats | None) -> list[Finding]:
+        from mrczio_builtin.mrc import validation
+
         return validation.findings(reader, data)

@@ -20,7 +20,6 @@ from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
 from mrczio_builtin.mrc.layout import MrcLayout, claim_mrc_header, read_layout
 from mrczio_builtin.mrc.problems import complain
 from mrczio_builtin.mrc.reader_base import MrcLayoutReader
-from mrczio_builtin.mrc.writer import MrcFamilyWriter
 
 
 class MrcReader(MrcLayoutReader):
@@ -98,6 +97,8 @@ class MrcFormat(MrcFamilyFormat):
         return MrcReader(path, registry, permissive=permissive, verify=verify)
 
     def open_writer(self, request: WriteRequest, registry: Registry) -> StackWriter:
+        from mrczio_builtin.mrc.writer import MrcFamilyWriter  # reading never loads it
+
         check_options(self.name, request.options, COMMON_OPTIONS)
         return MrcFamilyWriter(request, registry, codec=None)
 
