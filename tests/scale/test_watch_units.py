@@ -160,3 +160,17 @@ def test_config_file_and_flags(tmp_path: Path) -> None:
         load_config(str(config), {})
     with pytest.raises(mrczio.OptionError, match="needs a dest"):
         load_config(None, {"source": str(tmp_path)})
+
+
+def test_status_line_only_when_enabled() -> None:
+    import io
+
+    from mrczio.watch.status import Counts, StatusLine
+
+    stream = io.StringIO()
+    StatusLine(stream).show(Counts(compressed=2))  # a StringIO is not a terminal
+    assert stream.getvalue() == ""
+    line = StatusLine(stream, enabled=True)
+    line.show(Counts(compressed=2, waiting=1, last="a.mrc 3.90x 0.4 s"))
+    line.close()
+    assert stream.getvalue() == "\rwatch: 2 compressed, 0 sidecars, 0 deleted, 1 waiting, 0 failed | a.mrc 3.90x 0.4 s\n"
