@@ -30,7 +30,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import stat
 import weakref
 from types import TracebackType
@@ -52,10 +51,15 @@ RENAME_NOREPLACE = 1
 AT_FDCWD = -100
 
 
+def _random_token() -> str:
+    """8 hex digits from the OS's random source (as ``secrets.token_hex(4)``, cheaper to import)."""
+    return os.urandom(4).hex()
+
+
 def temp_path_for(final_path: str) -> str:
     """A fresh unpredictable temporary name beside ``final_path`` (not created)."""
     directory, name = os.path.split(os.path.abspath(final_path))
-    return os.path.join(directory, f".{name}.{secrets.token_hex(4)}.part")
+    return os.path.join(directory, f".{name}.{_random_token()}.part")
 
 
 def create_temp(final_path: str) -> tuple[int, str]:

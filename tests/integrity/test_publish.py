@@ -50,7 +50,7 @@ def test_temp_creation_never_follows_a_planted_symlink(
     planted = tmp_path / ".out.mrc.0000beef.part"
     planted.symlink_to(victim)
     tokens = iter(["0000beef", "0000cafe"])
-    monkeypatch.setattr(publish.secrets, "token_hex", lambda n: next(tokens))
+    monkeypatch.setattr(publish, "_random_token", lambda: next(tokens))
     fd, temp = create_temp(str(tmp_path / "out.mrc"))
     os.close(fd)
     assert temp.endswith(".0000cafe.part")  # the symlink's name was skipped, not followed
