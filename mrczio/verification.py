@@ -5,7 +5,8 @@ file as done (``--verify``), the output is decoded completely and compared with 
 source frame by frame: every pixel (bit for bit), the shape, the dtype, the voxel size
 (to float32 precision, see :data:`VOXEL_RTOL`),
 the metadata and, when both files have an MRC header, the microscope fields of the
-header (voltage, Cs, gain, origin) and a raw extended header (e.g. FEI1).
+header (voltage, Cs, gain, origin) and a raw extended header (e.g. FEI1). Then the
+output's own CRC-32C checksums are checked (every MRCZ file mrczio writes carries them).
 
 The steps are listed in :data:`STEPS`; each one adds its name to
 :attr:`VerifyResult.checks` and any difference to :attr:`VerifyResult.problems`.
@@ -91,9 +92,23 @@ def compare_decoded(result: VerifyResult) -> None:
     result.checks.append("decode")
 
 
+def check_checksums(result: VerifyResult) -> None:
+    """The output's own checksums (:mod:`mrczio.integrity`): every frame, the header and the
+    metadata against the CRC-32C the writer stored. An output that should carry them but
+    does not (its checksum block is damaged or missing) is a problem too."""
+    from mrczio.integrity import verify
+
+    report = verify(result.output)
+    for problem in report.problems:
+        result.add(f"checksum: {problem}")
+    if not report.checksums and result.output.lower().endswith(".mrcz"):
+        result.add("checksum: the output carries no checksums (its checksum block is missing or damaged)")
+    result.checks.append("checksums")
+
+
 # The verification steps in order. A step takes the result, appends its name to
 # ``result.checks`` and adds what it finds to ``result.problems``.
-STEPS: tuple[Callable[[VerifyResult], None], ...] = (compare_decoded,)
+STEPS: tuple[Callable[[VerifyResult], None], ...] = (compare_decoded, check_checksums)
 
 
 def _compare_description(source: StackReader, output: StackReader, result: VerifyResult) -> None:
