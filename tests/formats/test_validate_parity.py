@@ -247,6 +247,20 @@ def test_verdicts_on_real_files(tmp_path: Path, sample_file: Callable[[str], Pat
     assert assert_same_verdict(sample_file("fei-extended.mrc"), set()) == []
 
 
+@pytest.mark.parametrize("container", ["gzip", "bz2"])
+def test_compressed_container_is_unreadable(tmp_path: Path, sample_file: Callable[[str], Path], container: str) -> None:
+    """mrcfile's gzip/bzip2 EMDB cases: mrcfile finds NVERSION 0 inside; mrczio reads no
+    gzip or bzip2 containers, so its verdict (invalid) comes from "unreadable"."""
+    import bz2
+    import gzip
+
+    module = gzip if container == "gzip" else bz2
+    path = tmp_path / f"emd_3197.map.{container}"
+    path.write_bytes(module.compress(sample_file("EMD-3197.map").read_bytes()))
+    found = assert_same_verdict(path, {"unreadable"})
+    assert str(path) in found[0].message
+
+
 def test_not_an_mrc_file(tmp_path: Path) -> None:
     text = tmp_path / "README.txt"
     text.write_text("This is not an MRC file, but it is long enough to have a header. " * 20)
