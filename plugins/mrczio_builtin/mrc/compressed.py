@@ -1,7 +1,9 @@
 """MRCZ: an MRC2014 header followed by one compressed chunk per frame.
 
 Opening finds every frame's chunk (:mod:`.chunk_index`), so ``reader[k]`` decodes frame
-k alone (with all of the codec's threads). Several frames decode in parallel, one per
+k alone, on the caller's thread with one codec thread: blosc starts its threads anew for
+every call, which costs more than they save on one frame (measured on 1024 x 1024 and
+K2-size frames, docs/benchmarks.md). Several frames decode in parallel, one per
 helper thread, each reading its chunk into a reused buffer and decoding it straight into
 the output array. Every chunk is decoded by the codec the registry holds for the file's
 compressor id (``MODE // 1000``).
@@ -97,9 +99,9 @@ class MrczReader(MrcLayoutReader):
         return view
 
     def _decode(self, chunk: bytes | memoryview, out: np.ndarray, k: int) -> None:
-        # Helper threads decode one frame each on one codec thread; the caller's thread
-        # (a single frame) lets the codec use all of them.
-        threads = getattr(self._buffers, "codec_threads", self._threads)
+        # Helper threads and the caller's thread (a single frame) decode on one codec
+        # thread each, unless the reader was opened with an explicit thread count.
+        threads = getattr(self._buffers, "codec_threads", self._threads or 1)
         try:
             self._codec.decode_into(chunk, out, threads=threads)
         except FormatError:
@@ -109,7 +111,7 @@ class MrczReader(MrcLayoutReader):
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
         """Decode frames in parallel, one frame per helper thread with one codec thread
-        each; a single frame is decoded alone with all of the codec's threads."""
+        each; a single frame is decoded on the caller's thread."""
         workers = self._threads or (os.cpu_count() or 1)
         if stop - start == 1 or workers == 1:
             for k in range(start, stop):
