@@ -66,12 +66,13 @@ def mrczio_contenders() -> list[Contender]:
 # -- python-mrcz ----------------------------------------------------------------------
 
 
-def _mrcz_writer(compressor: str, level: int) -> Writer:
+def _mrcz_writer(compressor: str, level: int, *, fsync: bool = True) -> Writer:
     def write(path: str, stack: np.ndarray) -> None:
         import mrcz
 
         mrcz.writeMRC(stack.view(np.int8), path, compressor=compressor, clevel=level)
-        fsync_path(path)
+        if fsync:
+            fsync_path(path)
 
     return write
 
