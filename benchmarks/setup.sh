@@ -2,7 +2,7 @@
 # Install what the benchmarks compare against: pigz, lbzip2 and xz (Debian packages) and
 # the Python anchors and plotting (the project's `bench` extra). Needs root or sudo for
 # apt-get; installs only what is missing. `--tools` installs only the Debian packages
-# (what tests/test_benchmarks_quick.py does on CI).
+# (what tests/benchmarks/test_quick_mode.py does on CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=()

@@ -10,7 +10,7 @@ Subclass one in a test module, name the plugin, and pytest runs the contract::
     class TestMyFormat(FormatContract):
         format_name = "myformat"
 
-Every built-in plugin passes the same classes (tests/test_testing_kit.py). Override the
+Every built-in plugin passes the same classes (tests/core/test_testing_kit.py). Override the
 ``registry`` fixture to test a plugin that is not installed through entry points::
 
     @pytest.fixture

@@ -126,6 +126,15 @@ def _block_starts_at(source: ByteSource, start: int) -> bool:
     return source.read_at(start, len(MAGIC)) == MAGIC
 
 
+def find_damaged_block(source: ByteSource, frames: int, data_offset: int) -> bool:
+    """True when the end of a file without a valid block still holds a block's start
+    magic: the block was truncated or damaged (not a file that never had one)."""
+    window = min(block_size(min(max(frames, 0), MAX_FRAMES)) + len(MAGIC), source.size - data_offset)
+    if window < len(MAGIC):
+        return False
+    return MAGIC in source.read_at(source.size - window, window, what="end of the file")
+
+
 def verify_span(source: ByteSource, offset: int, length: int, expected: int, what: str) -> None:
     """Raise :class:`ChecksumError` unless the bytes at ``offset`` have CRC ``expected``."""
     if crc(source.read_at(offset, length, what=what)) != expected:

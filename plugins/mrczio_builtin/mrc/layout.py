@@ -20,6 +20,7 @@ from mrczio import header as mrc
 from mrczio.byte_source import ByteSource
 from mrczio.contracts import MetadataSerializer, PixelMode
 from mrczio.errors import (
+    ChecksumError,
     FormatError,
     MetadataError,
     MrczioError,
@@ -28,7 +29,7 @@ from mrczio.errors import (
 )
 from mrczio.reader import VoxelSize
 from mrczio.registry import Registry
-from mrczio_builtin.mrc.checksums import ChecksumBlock, read_block, verify_span
+from mrczio_builtin.mrc.checksums import ChecksumBlock, find_damaged_block, read_block, verify_span
 from mrczio_builtin.mrc.footer import read_footer
 from mrczio_builtin.mrc.mrcz_geometry import geometry_header
 from mrczio_builtin.mrc.packed4bit import MODE_4BIT, imod_mode0_packed, widen_imod_header
@@ -106,6 +107,8 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool, ver
         )
     if block is not None and block.data_end < data_offset:
         raise FormatError(path, "the checksum block overlaps the extended header")
+    if block is None and find_damaged_block(source, int(header["nz"]), data_offset):
+        complain(path, "the checksum block at the end of the file is truncated or damaged", permissive, ChecksumError)
     end = block.start if block is not None else source.size
     extended = source.read_at(mrc.HEADER_SIZE, nsymbt, what="extended header")
     exttyp = bytes(header["exttyp"].item())

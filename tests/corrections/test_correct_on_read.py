@@ -29,7 +29,9 @@ def test_gain_reference_travels_with_the_raw_counts(tmp_path: Path, gain: np.nda
     path = tmp_path / "movie.mrcz"
     mrczio.imwrite(path, counts, metadata={"gain_reference": gain}, metadata_format="msgpack")
     assert np.array_equal(mrczio.imread(path), counts)  # raw stays raw on disk
-    corrected = mrczio.imread(path, corrections=["gain"], correction_params={"gain": {"normalize": False}})
+    corrected = mrczio.imread(
+        path, corrections=["gain"], correction_params={"gain": {"normalize": False}}
+    )
     assert corrected.dtype == np.float32
     np.testing.assert_allclose(corrected, counts * gain[np.newaxis], rtol=1e-6)
 
@@ -41,7 +43,9 @@ def test_stored_parameters_are_used_and_can_be_overridden(tmp_path: Path, gain: 
     mrczio.imwrite(path, counts, metadata=meta, metadata_format="msgpack")
     stored = mrczio.imread(path, corrections=["gain"])
     np.testing.assert_allclose(stored, counts * gain**2.0, rtol=1e-5)
-    overridden = mrczio.imread(path, corrections=["gain"], correction_params={"gain": {"gamma": 1.0}})
+    overridden = mrczio.imread(
+        path, corrections=["gain"], correction_params={"gain": {"gamma": 1.0}}
+    )
     np.testing.assert_allclose(overridden, counts * gain, rtol=1e-5)
 
 
@@ -71,10 +75,28 @@ def test_correct_command_runs_koma_over_a_series(tmp_path: Path, gain: np.ndarra
     paths = []
     for i, stack in enumerate(stacks):
         path = tmp_path / f"s{i}.mrcz"
-        mrczio.imwrite(path, stack, metadata={"gain_reference": gain}, metadata_format="msgpack", voxel_size=1.2)
+        mrczio.imwrite(
+            path,
+            stack,
+            metadata={"gain_reference": gain},
+            metadata_format="msgpack",
+            voxel_size=1.2,
+        )
         paths.append(str(path))
     out = tmp_path / "out"
-    code = main(["correct", *paths, "-o", str(out), "--filters", "gain,koma", "--koma-radius", "1", "--no-progress"])
+    code = main(
+        [
+            "correct",
+            *paths,
+            "-o",
+            str(out),
+            "--filters",
+            "gain,koma",
+            "--koma-radius",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     gained = [mrczio.apply_corrections(s, {"gain_reference": gain}, ["gain"]) for s in stacks]
     expected = dict(correct_series(iter(gained), 1, "multiply"))

@@ -14,7 +14,7 @@ import mrczio
 from mrczio import plugin_loader
 from mrczio.registry import Registry
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "mrczio-lzma"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mrczio-lzma"
 
 
 def fake_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:

@@ -68,10 +68,13 @@ def test_lying_dimensions_do_not_allocate(tmp_path: Path, counts: np.ndarray) ->
 
 
 def test_chunk_length_that_lies(tmp_path: Path, counts: np.ndarray) -> None:
-    path = write(tmp_path, "a.mrcz", counts)
+    path = write(tmp_path, "a.mrcz", counts, checksums=False)  # found by the chunk walk
     patch(path, 1024 + 12, np.uint32(0x7FFFFFF0).tobytes())
     error = expect_error(path, mrczio.TruncatedFileError)
     assert "frame 0" in str(error)
+    indexed = write(tmp_path, "b.mrcz", counts)  # found by the frame's checksum
+    patch(indexed, 1024 + 12, np.uint32(0x7FFFFFF0).tobytes())
+    assert expect_error(indexed, mrczio.ChecksumError).frame == 0  # type: ignore[attr-defined]
 
 
 def test_chunk_that_does_not_decode(tmp_path: Path, counts: np.ndarray) -> None:
@@ -90,10 +93,13 @@ def test_unknown_mode_and_compressor(tmp_path: Path, counts: np.ndarray) -> None
     path = write(tmp_path, "a.mrc", counts)
     patch(path, 12, np.int32(5).tobytes())
     expect_error(path, mrczio.UnsupportedModeError)
-    framed = write(tmp_path, "b.mrcz", counts)
+    framed = write(tmp_path, "b.mrcz", counts, checksums=False)
     patch(framed, 1024, bytes([0xC7]))  # a non-blosc chunk for compressor id 6 ...
     patch(framed, 12, np.int32(77000).tobytes())  # ... under an id no plugin knows
     expect_error(framed, mrczio.UnknownCodecError)
+    summed = write(tmp_path, "c.mrcz", counts)
+    patch(summed, 12, np.int32(77000).tobytes())  # a changed header fails its checksum
+    expect_error(summed, mrczio.ChecksumError)
 
 
 def test_nsymbt_past_the_end(tmp_path: Path, counts: np.ndarray) -> None:
@@ -115,13 +121,22 @@ def test_garbage_metadata(tmp_path: Path, counts: np.ndarray, fmt: str) -> None:
 
 def test_permissive_mode_rescues_whole_frames(tmp_path: Path, counts: np.ndarray) -> None:
     for suffix in (".mrc", ".mrcz"):
-        path = write(tmp_path, f"a{suffix}", counts)
+        path = write(tmp_path, f"a{suffix}", counts, checksums=False)
         raw = path.read_bytes()
         path.write_bytes(raw[:-10])
         with pytest.warns(mrczio.PermissiveReadWarning):
             with mrczio.open(path, permissive=True) as reader:
                 assert len(reader) == len(counts) - 1
                 assert np.array_equal(reader.read(), counts[:-1])
+
+
+def test_truncated_checksum_block_is_damage_not_absence(tmp_path: Path, counts: np.ndarray) -> None:
+    path = write(tmp_path, "a.mrcz", counts)
+    path.write_bytes(path.read_bytes()[:-10])  # the frames are intact, the block is not
+    expect_error(path, mrczio.ChecksumError)
+    with pytest.warns(mrczio.PermissiveReadWarning, match="checksum block"):
+        with mrczio.open(path, permissive=True) as reader:
+            assert np.array_equal(reader.read(), counts)
 
 
 def test_writer_failure_leaves_nothing(tmp_path: Path, counts: np.ndarray) -> None:
