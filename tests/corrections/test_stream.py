@@ -114,9 +114,7 @@ PROBE = textwrap.dedent(
     params = {"gain": {"gamma": 0.9, "check_orientation": False}, "outliers": {"threads": 1}}
     correct_files([tiny], os.path.join(out, "warm"), ["gain", "outliers"], suffix=".mrc", overwrite=True,
                   params={**params, "gain": {**params["gain"], "gain": np.ones((32, 32))}})
-    with mrczio.open(src) as reader:
-        shape = tuple(reader.frame_shape)
-    gain = np.random.default_rng(0).uniform(0.9, 1.1, shape).astype(np.float32)
+    gain = np.random.default_rng(0).uniform(0.9, 1.1, (512, 512)).astype(np.float32)
     params["gain"]["gain"] = gain
     vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
     limit = int(vm + mult * os.path.getsize(src))
