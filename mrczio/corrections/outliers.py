@@ -38,8 +38,10 @@ from mrczio.corrections.temporal import (
     Transients,
     fill_transients,
     find_transients,
+    scale_at,
     screen,
     sum_of_squares,
+    sums,
 )
 from mrczio.corrections.thresholds import (
     NormalFit,
@@ -291,6 +293,21 @@ def _cut(
     return cand, np.asarray(sig_all[cand], dtype=np.float64)
 
 
+def _cut_residual(
+    settings: OutlierSettings, image: np.ndarray, fit: NormalFit, td: float, th: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_cut` of ``(image - mu) / sigma`` without forming it for every pixel:
+    a cut on ``image`` widened by a rounding slack keeps a superset, then the exact
+    sigma values of that superset are cut as :func:`_cut` does."""
+    low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
+    flat = image.ravel()
+    slack = 1e-3 * fit.sigma * (1.0 + abs(low) + abs(high)) + 1e-5 * abs(fit.mu)
+    lo_y, hi_y = fit.mu + low * fit.sigma + slack, fit.mu + high * fit.sigma - slack
+    near = np.flatnonzero((flat < lo_y) | (flat > hi_y) | ~np.isfinite(flat))
+    cand, sig = _cut(settings, (flat[near] - fit.mu) / fit.sigma, td, th)
+    return near[cand], sig
+
+
 def _global_sigma(
     total: np.ndarray, transform: hist.Transform, fit: NormalFit, settings: OutlierSettings,
     td: float, th: float,
@@ -372,7 +389,7 @@ def _local_statistic(
         source = "integer counts" if total.dtype.kind in "iu" else "estimated"
     else:
         source = "given"
-    y = res.anscombe_residual(total, expected, scale)
+    y = res.anscombe_residual(total, expected, scale, threads=threads)
     if forced is not None:
         y[forced] = 0.0
     points = hist.float_cdf(y, settings.max_sigma, "anscombe", False)
@@ -399,7 +416,7 @@ def _poisson_limited(
     from scipy.special import gammainc, gammaincc, ndtri
 
     assert stat.expected is not None
-    sc = np.broadcast_to(np.asarray(stat.scale, dtype=np.float64), total.shape).ravel()[cand]
+    sc = scale_at(stat.scale, cand)
     x = np.maximum(total.ravel()[cand].astype(np.float64), 0) / sc
     m = np.maximum(stat.expected.ravel()[cand].astype(np.float64), 1e-9) / sc
     low = ndtri(np.clip(gammaincc(x + 1.0, m), 1e-300, 1.0))  # P(X <= x) as a quantile
@@ -512,9 +529,14 @@ def detect_outliers(
         settings = OutlierSettings.for_mode(overrides.pop("mode", "default"), **overrides)
     elif overrides:
         settings = replace(settings, **overrides)
+    local = settings.residual == "local" and settings.mode == "default"
+    if stack is not None and total is None and square is None and settings.temporal and local:
+        frames = checks.as_frames(stack)
+        if frames.shape[0] >= 3:  # the temporal test will want the squares: one pass
+            total, square = sums(frames, threads=threads)
     n, total, forced = _checked(stack, total, forced, n_frames, threads)
     data = None if stack is None else checks.as_frames(stack)
-    if settings.residual == "local" and settings.mode == "default":
+    if local:
         stat = _local_statistic(total, settings, scale, forced, threads)
     else:
         stat = _global_statistic(total, settings)
@@ -522,7 +544,7 @@ def detect_outliers(
     fit, info = _thresholds(settings, points)
     td, th = info["t_dark"], info["t_hot"]
     if stat.image is not None:
-        cand, sig = _cut(settings, (stat.image.ravel() - fit.mu) / fit.sigma, td, th)
+        cand, sig = _cut_residual(settings, stat.image, fit, td, th)
         sig = _poisson_limited(sig, cand, total, stat, fit.sigma)
         mean_sum = stat.info.pop("mean_expected")
         frame_mean = mean_sum / n
@@ -542,7 +564,8 @@ def detect_outliers(
     hard = w < 0.5
     mask = np.zeros(total.shape, dtype=bool)
     mask.ravel()[cand[hard]] = True
-    mean_image = total.astype(np.float32) / np.float32(n)
+    mean_image = total.astype(np.float32)
+    mean_image /= np.float32(n)
     trans, t_fill = None, None
     in_reach = data is not None or (square is not None and series is not None)
     if settings.temporal and stat.expected is not None and in_reach and n >= 3:
@@ -618,7 +641,7 @@ def _transients(
         def series(idx: np.ndarray) -> np.ndarray:
             return np.asarray(flat[:, idx])
 
-    cand = screen(total, square, n, stat.scale)
+    cand = screen(total, square, n, stat.scale, threads=threads)
     rate = settings.false_rate if settings.false_rate is not None else 1e-5
     return find_transients(cand, series, stat.expected, n, stat.scale, rate)
 

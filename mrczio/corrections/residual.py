@@ -28,38 +28,155 @@ WINDOW = 5
 CLIP = 3.5
 
 
-def _ring_mean(image: np.ndarray, threads: int | None) -> np.ndarray:
-    """Mean of the WINDOW x WINDOW neighbours of every pixel, centre excluded (mirrored edges)."""
-    from scipy.ndimage import uniform_filter
+def _mirror_index(n: int, pad: int) -> np.ndarray:
+    """Indices ``-pad .. n + pad - 1`` mapped into ``range(n)`` by mirroring about the
+    edge pixels (scipy's ``mode="mirror"``, numpy's ``"reflect"``)."""
+    return np.asarray(np.pad(np.arange(n), pad, mode="reflect"))
 
-    out = uniform_filter(image, size=WINDOW, mode="mirror")
-    n = WINDOW * WINDOW
-    ny = image.shape[0]
 
-    def work(r0: int, r1: int) -> None:
-        blk = out[r0:r1]
-        blk *= n
-        blk -= image[r0:r1]
-        blk /= n - 1
-
-    for_each_block(work, ny, block=256, threads=threads)
+def _ring_block(image: np.ndarray, rows: np.ndarray, r0: int, r1: int) -> np.ndarray:
+    """Ring mean of rows ``r0:r1``: separable 5-tap box sums on a mirrored halo block."""
+    h = WINDOW // 2
+    nx = image.shape[1]
+    src = image[rows[r0 : r1 + 2 * h]]  # rows r0 - h .. r1 + h, mirrored
+    block = np.empty((src.shape[0], nx + 2 * h), dtype=np.float32)
+    block[:, h : h + nx] = src
+    left, right = _mirror_index(nx, h)[:h], _mirror_index(nx, h)[nx + h :]
+    block[:, :h] = src[:, left]
+    block[:, h + nx :] = src[:, right]
+    horiz = block[:, :nx] + block[:, 1 : 1 + nx]
+    for d in range(2, WINDOW):
+        horiz += block[:, d : d + nx]
+    b = r1 - r0
+    out = horiz[:b] + horiz[1 : 1 + b]
+    for d in range(2, WINDOW):
+        out += horiz[d : d + b]
+    out -= image[r0:r1]
+    out /= np.float32(WINDOW * WINDOW - 1)
     return np.asarray(out)
 
 
-def _neighbour_median(image: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
-    """Median of the 8 neighbours (mirrored at edges) of the pixels ``flat_idx``."""
-    ny, nx = image.shape
+def _ring_mean(image: np.ndarray, threads: int | None) -> np.ndarray:
+    """Mean of the WINDOW x WINDOW neighbours of every pixel, centre excluded (mirrored
+    edges), computed in row blocks with a halo so the working set is a few rows."""
+    ny = image.shape[0]
+    out = np.empty(image.shape, dtype=np.float32)
+    rows = _mirror_index(ny, WINDOW // 2)
+
+    def work(r0: int, r1: int) -> None:
+        out[r0:r1] = _ring_block(image, rows, r0, r1)
+
+    for_each_block(work, ny, block=32, threads=threads)
+    return out
+
+
+def _window_coords(
+    flat_idx: np.ndarray, shape: tuple[int, int], radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mirrored (rows, cols) of the (2r+1)^2 window around each flat pixel: (k, taps)."""
+    ny, nx = shape
     y, x = np.divmod(flat_idx, nx)
-    vals = []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy or dx:
-                yy = np.abs(y + dy)
-                yy = np.where(yy >= ny, 2 * (ny - 1) - yy, yy) if ny > 1 else yy * 0
-                xx = np.abs(x + dx)
-                xx = np.where(xx >= nx, 2 * (nx - 1) - xx, xx) if nx > 1 else xx * 0
-                vals.append(image[yy, xx])
-    return np.asarray(np.median(np.stack(vals), axis=0), dtype=image.dtype)
+    off = np.arange(-radius, radius + 1)
+    rows = _mirror_index(ny, radius)[(y[:, None] + radius + off)[:, :, None]]
+    cols = _mirror_index(nx, radius)[(x[:, None] + radius + off)[:, None, :]]
+    taps = (2 * radius + 1) ** 2
+    rr = np.broadcast_to(rows, (y.size, off.size, off.size)).reshape(y.size, taps)
+    cc = np.broadcast_to(cols, (y.size, off.size, off.size)).reshape(y.size, taps)
+    return rr, cc
+
+
+def _neighbour_median(image: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
+    """Median of the 8 neighbours (mirrored at edges) of the pixels ``flat_idx`` (float32)."""
+    rr, cc = _window_coords(flat_idx, image.shape, 1)
+    ring = np.delete(np.arange(9), 4)
+    vals = np.sort(image[rr[:, ring], cc[:, ring]].astype(np.float32), axis=1)
+    mid = vals[:, 3] + vals[:, 4]  # the median of 8 values, as numpy.median computes it
+    mid /= np.float32(2.0)
+    return np.asarray(mid)
+
+
+def _affected(wild: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Sorted flat pixels whose ring window (mirrored) can contain a ``wild`` pixel:
+    those within ``WINDOW // 2`` of one (mirroring never increases the distance)."""
+    ny, nx = shape
+    h = WINDOW // 2
+    y, x = np.divmod(wild, nx)
+    mark = np.zeros(shape, dtype=bool)
+    for dy in range(-h, h + 1):
+        yy = np.clip(y + dy, 0, ny - 1)
+        for dx in range(-h, h + 1):
+            mark[yy, np.clip(x + dx, 0, nx - 1)] = True
+    return np.flatnonzero(mark)
+
+
+def _ring_at(image: np.ndarray, flat_idx: np.ndarray) -> np.ndarray:
+    """The ring mean (as :func:`_ring_mean`) at the pixels ``flat_idx`` only."""
+    rr, cc = _window_coords(flat_idx, image.shape, WINDOW // 2)
+    vals = image[rr, cc].reshape(flat_idx.size, WINDOW, WINDOW)
+    horiz = vals.sum(axis=2, dtype=np.float32)
+    total = horiz.sum(axis=1, dtype=np.float32)
+    total -= image.ravel()[flat_idx]
+    total /= np.float32(WINDOW * WINDOW - 1)
+    return np.asarray(total)
+
+
+#: Above this fraction of clipped pixels the second ring mean is recomputed whole
+#: instead of updated around the clipped pixels.
+LOCAL_UPDATE_BELOW = 0.05
+
+
+#: Changes at least this large are not added to the float32 ring mean but recomputed.
+EXACT_UPDATE_BELOW = 4096.0
+
+
+def _interior(wild: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean over ``wild``: no mirrored copy of the pixel falls in any ring window
+    (at least ``WINDOW // 2 + 1`` pixels from every edge)."""
+    ny, nx = shape
+    h = WINDOW // 2
+    y, x = np.divmod(wild, nx)
+    return np.asarray((y > h) & (y < ny - 1 - h) & (x > h) & (x < nx - 1 - h))
+
+
+def _update_ring(m: np.ndarray, s: np.ndarray, wild: np.ndarray, delta: np.ndarray) -> None:
+    """Update the ring mean ``m`` in place after ``s`` changed by ``delta`` at ``wild``.
+
+    Interior pixels add ``delta / 24`` to the 24 pixels whose ring holds them; the
+    ring mean near edge pixels (whose mirrored copies also count) and near changes of
+    ``EXACT_UPDATE_BELOW`` or more is recomputed from ``s``.
+    """
+    nx = s.shape[1]
+    h = WINDOW // 2
+    # a huge change (one 4e9 count) cancels catastrophically in float32: recompute
+    inner = _interior(wild, s.shape) & (np.abs(delta) < EXACT_UPDATE_BELOW)
+    q, d = wild[inner], delta[inner] / np.float32(WINDOW * WINDOW - 1)
+    offsets = [dy * nx + dx for dy in range(-h, h + 1) for dx in range(-h, h + 1) if dy or dx]
+    flat = m.ravel()
+    for off in offsets:
+        np.add.at(flat, q + off, d)
+    edge = wild[~inner]
+    if edge.size:
+        near = _affected(edge, s.shape)
+        flat[near] = _ring_at(s, near)
+
+
+def _wild(s: np.ndarray, m0: np.ndarray, threads: int | None) -> np.ndarray:
+    """Flat indices where ``|s - m0| / sqrt(max(|m0|, 1)) > CLIP`` (row blocks, float32)."""
+    ny, nx = s.shape
+    parts: list[np.ndarray] = [np.zeros(0, dtype=np.intp)] * len(range(0, ny, 256))
+
+    def work(r0: int, r1: int) -> None:
+        m = m0[r0:r1]
+        den = np.maximum(np.abs(m), np.float32(1.0))
+        np.sqrt(den, out=den)
+        z = s[r0:r1] - m
+        np.abs(z, out=z)
+        with np.errstate(invalid="ignore", over="ignore"):
+            z /= den
+        parts[r0 // 256] = np.flatnonzero(z > CLIP) + r0 * nx
+
+    for_each_block(work, ny, block=256, threads=threads)
+    return np.concatenate(parts)
 
 
 def local_expectation(total: np.ndarray, *, threads: int | None = None) -> np.ndarray:
@@ -67,17 +184,19 @@ def local_expectation(total: np.ndarray, *, threads: int | None = None) -> np.nd
 
     Pixels whose sum stands out from their ring mean by more than ``CLIP`` Poisson
     sigma are replaced by the median of their 8 neighbours before the final ring mean,
-    so a hot pixel (even a 4e9 one) or a dead line does not bias its neighbours.
+    so a hot pixel (even a 4e9 one) or a dead line does not bias its neighbours. The
+    second ring mean is recomputed only around the replaced pixels.
     """
     s = total.astype(np.float32)
     m0 = _ring_mean(s, threads)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        z = (s - m0) / np.sqrt(np.maximum(np.abs(m0), 1.0))
-    wild = np.flatnonzero(np.abs(z) > CLIP)
-    del z
-    if wild.size:
-        s.ravel()[wild] = _neighbour_median(total.astype(np.float32, copy=False), wild)
-        m0 = _ring_mean(s, threads)
+    wild = _wild(s, m0, threads)
+    if not wild.size:
+        return m0
+    old = s.ravel()[wild]
+    s.ravel()[wild] = _neighbour_median(total, wild)
+    if wild.size > LOCAL_UPDATE_BELOW * s.size or min(s.shape) <= 2 * WINDOW:
+        return _ring_mean(s, threads)
+    _update_ring(m0, s, wild, s.ravel()[wild] - old)
     return m0
 
 
@@ -101,12 +220,24 @@ def count_scale(total: np.ndarray, expected: np.ndarray) -> float:
 
 
 def anscombe_residual(
-    total: np.ndarray, expected: np.ndarray, scale: float | np.ndarray
+    total: np.ndarray,
+    expected: np.ndarray,
+    scale: float | np.ndarray,
+    *,
+    threads: int | None = None,
 ) -> np.ndarray:
-    """``y = 2 (sqrt(S/c + 3/8) - sqrt(m/c + 3/8))`` as float32 (negative sums count as 0)."""
-    s = np.maximum(total.astype(np.float32), 0) / scale
-    m = np.maximum(expected, 0) / scale
-    y = np.sqrt(s + np.float32(0.375))
-    y -= np.sqrt(m + np.float32(0.375))
-    y *= np.float32(2.0)
-    return np.asarray(y, dtype=np.float32)
+    """``y = 2 (sqrt(S/c + 3/8) - sqrt(m/c + 3/8))`` as float32 (negative sums count as 0),
+    in row blocks."""
+    out = np.empty(total.shape, dtype=np.float32)
+
+    def work(r0: int, r1: int) -> None:
+        sc = scale if np.ndim(scale) == 0 else np.asarray(scale)[r0:r1]
+        s = np.maximum(total[r0:r1].astype(np.float32), 0) / sc
+        m = np.maximum(expected[r0:r1], 0) / sc
+        y = np.sqrt(s + np.float32(0.375))
+        y -= np.sqrt(m + np.float32(0.375))
+        y *= np.float32(2.0)
+        out[r0:r1] = y
+
+    for_each_block(work, total.shape[0], block=128, threads=threads)
+    return out
