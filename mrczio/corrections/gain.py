@@ -105,6 +105,22 @@ def apply_gain(
     """
     data = checks.as_frames(stack)
     factor = gain_factor(gain, gamma, data.shape[1:], normalize=normalize)
+    return apply_factor(stack, factor, dark=dark, out=out, threads=threads)
+
+
+def apply_factor(
+    stack: np.ndarray,
+    factor: np.ndarray | None,
+    *,
+    dark: np.ndarray | float | None = None,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """:func:`apply_gain` with a precomputed :func:`gain_factor` (``None``: dark only),
+    so a stream over chunks of frames computes the factor once."""
+    data = checks.as_frames(stack)
+    if factor is not None:
+        checks.require_shape(factor, data.shape[1:], "gain factor")
     d = _dark(dark, data.shape[1:])
     if out is None:
         out = np.empty(data.shape, dtype=np.float32)

@@ -26,11 +26,12 @@ import numpy as np
 
 from mrczio.corrections import checks
 from mrczio.corrections.gain import (
-    apply_gain,
+    apply_factor,
     bad_gain_pixels,
     gain_factor,
     warn_if_misoriented,
 )
+from mrczio.corrections.histogram import sum_dtype
 from mrczio.corrections.outliers import OutlierResult, OutlierSettings, detect_outliers
 from mrczio.errors import ConversionError, CorrectionInputError, OptionError
 
@@ -92,9 +93,24 @@ def output_dtype(plan: StreamPlan, input_dtype: np.dtype[Any]) -> np.dtype[Any]:
     raise OptionError(f"output dtype {name!r}: expected auto, input, float16 or float32")
 
 
-def _sums(source: FrameSource, plan: StreamPlan) -> tuple[np.ndarray, np.ndarray]:
-    """Pass 1: raw time sum (float64) and raw sum of squares (float64)."""
+def _sums(source: FrameSource, plan: StreamPlan) -> list[np.ndarray]:
+    """Pass 1: raw time sum and raw sum of squares, one frame at a time.
+
+    8-bit counts are summed exactly in integers (2 + 4 bytes per pixel, a uint16 frame
+    buffer); other input in float64.
+    """
     shape = _shape(source)
+    n = len(source)
+    if np.dtype(source.dtype).kind in "bu" and np.dtype(source.dtype).itemsize == 1:
+        total = np.zeros(shape, dtype=sum_dtype(np.dtype(np.uint8), n))
+        square = np.zeros(shape, dtype=np.uint32 if n * 255 * 255 < (1 << 32) else np.uint64)
+        x = np.empty(shape, dtype=np.uint16)
+        for _, block in _chunks(source, 1):
+            np.copyto(x, block[0], casting="unsafe")
+            np.add(total, x, out=total, casting="unsafe")
+            x *= x
+            np.add(square, x, out=square, casting="unsafe")
+        return [total, square]
     total = np.zeros(shape, dtype=np.float64)
     square = np.zeros(shape, dtype=np.float64)
     for _, block in _chunks(source, 1):  # one frame at a time: 8 bytes per pixel
@@ -103,40 +119,51 @@ def _sums(source: FrameSource, plan: StreamPlan) -> tuple[np.ndarray, np.ndarray
         total += f
         f *= f
         square += f
-    return total, square
+    return [total, square]
 
 
-def _detect(
-    source: FrameSource, plan: StreamPlan, raw_total: np.ndarray, raw_square: np.ndarray
-) -> OutlierResult:
+def _square_float(raw: np.ndarray) -> np.ndarray:
+    """The sum of squares as float32 while every value is an integer below 2**24
+    (exact), else float64."""
+    exact32 = raw.dtype.kind in "iu" and int(raw.max(initial=0)) < (1 << 24)
+    return raw.astype(np.float32 if exact32 else np.float64)
+
+
+def _detect(source: FrameSource, plan: StreamPlan, sums: list[np.ndarray]) -> OutlierResult:
+    """Detection on the gain-corrected sums; ``sums`` (raw total, raw square) is
+    emptied so the raw images are freed as soon as their corrected forms exist."""
     assert plan.outliers is not None
     n = len(source)
     shape = _shape(source)
     factor = gain_factor(plan.gain, plan.gamma, shape)
     d = None if plan.dark is None else np.broadcast_to(np.float32(plan.dark), shape)
-    total, square = raw_total, raw_square  # updated in place: the raw sums are not kept
+    integer = sums[0].dtype.kind in "iu" and factor is None and d is None
+    total = sums.pop(0) if integer else sums.pop(0).astype(np.float64, copy=False)
+    square = _square_float(sums.pop(0))
     if d is not None:
+        square = square.astype(np.float64, copy=False)
         square -= 2 * d * total
         square += n * d * d
         total -= n * d
+    forced = None if plan.gain is None else bad_gain_pixels(plan.gain)
     if factor is not None:
         total *= factor
         square *= factor
         square *= factor
-    forced = None if plan.gain is None else bad_gain_pixels(plan.gain)
-    scale = None if factor is None else np.where(factor > 0, factor, np.float32(1))
+        factor[factor <= 0] = 1  # the count scale; bad gain pixels are forced outliers
+    scale = factor
 
     def series(idx: np.ndarray) -> np.ndarray:
-        cols = [np.asarray(b).reshape(b.shape[0], -1)[:, idx] for _, b in _chunks(source, 16)]
+        step = max(1, plan.chunk)
+        cols = [np.asarray(b).reshape(b.shape[0], -1)[:, idx] for _, b in _chunks(source, step)]
         x = np.concatenate(cols).astype(np.float64)
         if d is not None:
             x -= d.ravel()[idx]
-        if factor is not None:
-            x *= factor.ravel()[idx]
+        if scale is not None:
+            assert forced is not None
+            x *= np.where(forced.ravel()[idx], 0.0, scale.ravel()[idx])
         return x
 
-    if np.dtype(source.dtype).kind in "biu" and factor is None and d is None:
-        total = np.rint(total).astype(np.int64)  # exact integer counts: integer paths
     return detect_outliers(
         None, plan.outliers, total=total, n_frames=n, forced=forced, scale=scale,
         square=square, series=series, threads=plan.threads,
@@ -166,20 +193,20 @@ def stream_correct(source: FrameSource, plan: StreamPlan) -> Iterator[np.ndarray
     dtype = output_dtype(plan, np.dtype(source.dtype))
     check = plan.check_orientation and plan.gain is not None
     if plan.outliers is not None or check:
-        raw_total, raw_square = _sums(source, plan)
+        sums = _sums(source, plan)
         if check:
             assert plan.gain is not None
-            r = warn_if_misoriented(raw_total, plan.gain)
+            r = warn_if_misoriented(sums[0], plan.gain)
             plan.info["orientation_r"] = r
         if plan.outliers is not None:
-            plan.result = _detect(source, plan, raw_total, raw_square)
+            plan.result = _detect(source, plan, sums)
             plan.info.update(plan.result.info)
-        del raw_total, raw_square
+        del sums
     plan.info["output_dtype"] = str(dtype)
+    factor = gain_factor(plan.gain, plan.gamma, _shape(source))  # once, not per chunk
     for a, block in _chunks(source, plan.chunk):
         if plan.gain is not None or plan.dark is not None:
-            data = apply_gain(block, plan.gain, dark=plan.dark, gamma=plan.gamma,
-                              threads=plan.threads)  # fmt: skip
+            data = apply_factor(block, factor, dark=plan.dark, threads=plan.threads)
         else:
             data = block.astype(np.float32)
             checks.require_finite(data, "stack")

@@ -114,7 +114,9 @@ PROBE = textwrap.dedent(
     params = {"gain": {"gamma": 0.9, "check_orientation": False}, "outliers": {"threads": 1}}
     correct_files([tiny], os.path.join(out, "warm"), ["gain", "outliers"], suffix=".mrc", overwrite=True,
                   params={**params, "gain": {**params["gain"], "gain": np.ones((32, 32))}})
-    gain = np.random.default_rng(0).uniform(0.9, 1.1, (512, 512)).astype(np.float32)
+    with mrczio.open(src) as reader:
+        shape = tuple(reader.frame_shape)
+    gain = np.random.default_rng(0).uniform(0.9, 1.1, shape).astype(np.float32)
     params["gain"]["gain"] = gain
     vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
     limit = int(vm + mult * os.path.getsize(src))
@@ -134,14 +136,19 @@ def _probe(tmp_path: Path, mult: float) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_gain_and_outliers_stream_within_twice_the_input_size(tmp_path):
-    # Detection costs ~140 bytes per pixel of one frame whatever the frame count; the
-    # stream itself a few frames. 128 uint8 frames are 128 bytes per pixel.
-    x = np.random.default_rng(1).poisson(1.0, (128, 512, 512)).astype(np.uint8)
+@pytest.mark.parametrize("frames, side", [(128, 512), (50, 1024)])
+def test_gain_and_outliers_stream_within_twice_the_input_size(tmp_path, frames, side):
+    # Detection keeps a few integer/float32 images of one frame (about 40 bytes per
+    # pixel, whatever the frame count) and the stream two frames; 50 uint8 frames are
+    # 50 bytes per pixel, so the 50-frame case is the tight one.
+    x = np.empty((frames, side, side), np.uint8)
+    rng = np.random.default_rng(1)
+    for t in range(frames):
+        x[t] = rng.poisson(1.0, (side, side))
     mrczio.imwrite(tmp_path / "in.mrc", x)
     del x
     run = _probe(tmp_path, 2.0)
     assert run.returncode == 0 and "done" in run.stdout, run.stderr[-2000:]
-    assert mrczio.imread(tmp_path / "big" / "in.mrc").shape == (128, 512, 512)
+    assert mrczio.imread(tmp_path / "big" / "in.mrc").shape == (frames, side, side)
     starved = _probe(tmp_path, 0.25)  # the ceiling is real: a quarter of it is not enough
     assert starved.returncode != 0 and "MemoryError" in starved.stderr
