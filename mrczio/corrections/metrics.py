@@ -138,3 +138,55 @@ def split_reference_cross_r(
     even = apply_reference(stacks[i][0::2], ref_a, mode)
     odd = apply_reference(stacks[i][1::2], ref_b, mode)
     return cross_r(even, odd, mask, crop)
+
+
+def _sum_sigma(expected_sum: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sqrt(np.maximum(np.asarray(expected_sum, dtype=np.float64), 1.0)))
+
+
+def moved_per_mpix(
+    before: np.ndarray,
+    after: np.ndarray,
+    normal: np.ndarray,
+    expected_sum: np.ndarray | None = None,
+    k: float = 2.0,
+) -> float:
+    """Normal pixels whose time sum a correction moved by more than ``k`` Poisson sigma,
+    per million pixels (a filter that smooths everything cannot hide here).
+
+    ``normal`` is the boolean image of pixels that are not defects; sigma is
+    ``sqrt(expected_sum)`` (default: the uncorrected sum, at least 1).
+    """
+    b = np.asarray(before, dtype=np.float64)
+    a = np.asarray(after, dtype=np.float64)
+    b = b.sum(axis=0) if b.ndim == 3 else b
+    a = a.sum(axis=0) if a.ndim == 3 else a
+    if a.shape != b.shape or np.shape(normal) != b.shape:
+        raise CorrectionInputError(f"shapes differ: {b.shape}, {a.shape}, {np.shape(normal)}")
+    sigma = _sum_sigma(b if expected_sum is None else expected_sum)
+    moved = (np.abs(a - b) > k * sigma) & np.asarray(normal, dtype=bool)
+    return float(np.count_nonzero(moved) / (b.size / 1e6))
+
+
+def restored_fraction(
+    after: np.ndarray, expected_sum: np.ndarray, defects: np.ndarray, k: float = 4.0
+) -> float:
+    """Fraction of ``defects`` whose corrected time sum lies within ``k`` Poisson sigma
+    of the defect-free expectation ``expected_sum`` (NaN when there is no defect)."""
+    a = np.asarray(after, dtype=np.float64)
+    a = a.sum(axis=0) if a.ndim == 3 else a
+    d = np.asarray(defects, dtype=bool)
+    if not d.any():
+        return float("nan")
+    e = np.asarray(expected_sum, dtype=np.float64)
+    ok = np.abs(a - e) <= k * _sum_sigma(e)
+    return float(np.count_nonzero(ok & d) / np.count_nonzero(d))
+
+
+def specimen_subtracted_r(stack: np.ndarray, rate: np.ndarray, crop: int = 0) -> float:
+    """Mean pair R of the frames minus the known per-frame ``rate`` image: the shared
+    specimen signal is removed, so what is left is correlated detector noise."""
+    data = np.asarray(stack, dtype=np.float64)
+    if data.ndim != 3 or data.shape[1:] != np.shape(rate):
+        raise CorrectionInputError(f"stack {data.shape} and rate {np.shape(rate)} do not match")
+    return mean_pair_r(data - np.asarray(rate, dtype=np.float64), crop=crop)

@@ -78,3 +78,29 @@ def test_split_reference_cross_r_matches_definition():
     assert got == pytest.approx(r[:3, 3:].mean(), rel=1e-6)
     raw = cross_r(stacks[0][0::2], stacks[0][1::2])
     assert raw > 0.02 and abs(got) < raw / 3
+
+
+def test_moved_restored_and_specimen_subtracted_metrics():
+    from mrczio.corrections.metrics import (
+        moved_per_mpix,
+        restored_fraction,
+        specimen_subtracted_r,
+    )
+
+    rng = np.random.default_rng(11)
+    rate = np.full((100, 100), 4.0)
+    rate[:, 50:] = 8.0  # a specimen edge shared by every frame
+    stack = rng.poisson(rate, (20, 100, 100)).astype(np.float64)
+    hot = np.zeros((100, 100), bool)
+    hot[10, 10] = True
+    stack[:, 10, 10] += 30
+    fixed = stack.copy()
+    fixed[:, 10, 10] = rate[10, 10]
+    assert moved_per_mpix(stack, fixed, ~hot) == 0.0
+    smoothed = fixed.copy()
+    smoothed[:, :, :50] = rate[0, 0]  # over-filtering moves normal pixels
+    assert moved_per_mpix(stack, smoothed, ~hot) > 1e4
+    assert restored_fraction(fixed, rate * 20, hot) == 1.0
+    assert restored_fraction(stack, rate * 20, hot) == 0.0
+    assert abs(specimen_subtracted_r(stack[:, 20:, 20:], rate[20:, 20:])) < 0.01
+    assert mean_pair_r(stack[:, 20:, 20:]) > 0.1  # the specimen alone correlates frames
