@@ -210,9 +210,10 @@ def render(collector: Collector) -> str:
 
 NOTES = """## Known limitations and findings
 
-- A metadata footer whose last bytes are cut off is indistinguishable from trailing bytes
-  (which every MRC reader ignores): the pixels read correctly, but the metadata is lost
-  without a warning. (Found by this suite, not changed.)
+- A file cut short at its end: files mrczio writes end with a checksum block, so a cut
+  there is reported (`ChecksumError`; a permissive read warns and returns the frames).
+  Files without one (python-mrcz's) cannot tell a cut-off metadata footer from trailing
+  bytes, which every MRC reader ignores.
 - Core fix made by this suite: a block of zeros (no `MAP`, all sizes 0) was claimed as an
   empty MRC file; it is now refused as an unknown format.
 - gzip/bzip2-wrapped MRC (mrcfile's `compression=`) is refused; decompress first.

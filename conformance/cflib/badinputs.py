@@ -19,6 +19,12 @@ import numpy as np
 
 import mrczio
 
+# mrczio imports its codec libraries and tifffile on first use; import them now so the
+# traced peak of a bad-input read measures allocations, not module code being loaded.
+import blosc  # noqa: E402, F401
+import blosc2  # noqa: E402, F401
+import tifffile  # noqa: E402, F401
+
 HANG_GUARD_S = 20.0
 ALLOCATION_SLACK = 1 << 20  # bytes allowed beyond the file size (headers, small objects)
 

@@ -195,7 +195,7 @@ def check_outcome(
         assert "start" not in events[events.index("done") :], (rel, events)
         assert "failed" not in events, (rel, events)
         done = next(r for r in records if r["path"] == rel and r["event"] == "done")
-        assert done["checks"] == ["decode"]
+        assert done["checks"] == ["decode", "checksums"]
         output = dest / str(done["output"])
         with mrczio.open(output) as reader:
             assert np.array_equal(reader.read(), data) and reader.dtype == data.dtype

@@ -25,7 +25,7 @@ import numpy as np
 
 from mrczio.byte_source import HandleSource
 from mrczio.contracts import FrameCodec
-from mrczio.errors import FormatError, OptionError
+from mrczio.errors import FormatError, OptionError, UnknownCodecError
 from mrczio.fileio import AtomicFile
 from mrczio.locking import FileLock, lock_file
 from mrczio.registry import Registry
@@ -150,7 +150,9 @@ class MrcAppender(StackWriter):
             return None
         codec = registry.codec_for_id(layout.compressor_id)
         if codec is None:
-            raise OptionError(f"{layout.path}: no installed codec writes compressor id {layout.compressor_id}")
+            raise UnknownCodecError(
+                layout.compressor_id, f"{layout.path}: no installed codec writes compressor id {layout.compressor_id}"
+            )
         configured, rest = codec_from_options(registry, {**options, "codec": codec.name}, COMMON_OPTIONS)
         check_options(f"{layout.path} (append)", rest, WRITER_CODEC_OPTIONS | APPEND_OPTIONS, configured)
         return configured

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mrczio.byte_source import ByteSource
 from mrczio.chunks import CHUNK_HEADER_SIZE, ChunkHeader
-from mrczio.errors import FormatError, TruncatedFileError
+from mrczio.errors import CorruptFrameError, FormatError, TruncatedFileError
 from mrczio_builtin.mrc.layout import MrcLayout
 from mrczio_builtin.mrc.problems import complain
 
@@ -32,7 +32,9 @@ def walk_chunks(source: ByteSource, layout: MrcLayout, *, permissive: bool) -> l
     for k in range(layout.nz):
         header, problem = _chunk_at(source, layout, position)
         if header is None or problem:
-            complain(layout.path, f"frame {k} of {layout.nz}: {problem}", permissive, TruncatedFileError)
+            truncated = header is None or "past the end" in str(problem) or "runs past" in str(problem)
+            error = TruncatedFileError if truncated else CorruptFrameError
+            complain(layout.path, f"frame {k} of {layout.nz}: {problem}", permissive, error)
             break
         spans.append((position, header.cbytes))
         position += header.cbytes

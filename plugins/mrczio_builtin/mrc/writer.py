@@ -17,7 +17,7 @@ import numpy as np
 from mrczio import header as mrc
 from mrczio.contracts import FrameCodec, MetadataSerializer, PixelMode, WriteRequest
 from mrczio.errors import ConversionError, MrczioWarning, OptionError
-from mrczio.fileio import AtomicFile
+from mrczio.publish import AtomicFile
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
 from mrczio.writer import StackWriter
