@@ -37,9 +37,7 @@ class MrczioPlugin(PluginV3):
         if request.mode.io_mode == IOMode.read:
             self._open_for_reading(request)
         elif extension_of(request) not in EXTENSIONS:
-            raise InitializationError(
-                f"mrczio writes {', '.join(EXTENSIONS)}, not {extension_of(request)!r}"
-            )
+            raise InitializationError(f"mrczio writes {', '.join(EXTENSIONS)}, not {extension_of(request)!r}")
 
     def _open_for_reading(self, request: Request) -> None:
         path = request.get_local_filename()
@@ -139,9 +137,7 @@ class MrczioPlugin(PluginV3):
             return None
         return (vz, vy, vx) if kind != "frames" and vz > 0 else (vy, vx)
 
-    def metadata(
-        self, index: Any = None, exclude_applied: bool = True, **kwargs: Any
-    ) -> dict[str, Any]:
+    def metadata(self, index: Any = None, exclude_applied: bool = True, **kwargs: Any) -> dict[str, Any]:
         from mrczio.header import header_summary
 
         reader = self.reader
@@ -165,11 +161,7 @@ class MrczioPlugin(PluginV3):
         """
         request = self.request
         path = request.get_local_filename()
-        data = (
-            np.stack([np.asarray(a) for a in ndimage])
-            if isinstance(ndimage, list | tuple)
-            else ndimage
-        )
+        data = np.stack([np.asarray(a) for a in ndimage]) if isinstance(ndimage, list | tuple) else ndimage
         fmt = mrczio.get_registry().format_for_extension(f"x{extension_of(request)}").name
         options = write_options(kwargs)
         options.setdefault("overwrite", True)  # imageio replaces existing files

@@ -217,9 +217,11 @@ def imwrite(
         writer.write(frames)
 
 
-def _frames_and_first(data: np.ndarray | Iterable[np.ndarray], dtype: Any) -> tuple[Iterable[np.ndarray], np.ndarray]:
+def _frames_and_first(
+    data: np.ndarray | Iterable[np.ndarray], dtype: Any
+) -> tuple[Iterable[np.ndarray], np.ndarray]:
     """Normalise ``data`` to an iterable of frames plus one sample frame for the shape."""
-    if isinstance(data, np.ndarray) or hasattr(data, "__array__") and not hasattr(data, "__next__"):
+    if isinstance(data, np.ndarray) or (hasattr(data, "__array__") and not hasattr(data, "__next__")):
         array = np.asarray(data)
         if dtype is not None:
             array = array.astype(dtype, copy=False)

@@ -20,6 +20,7 @@ Example (threads; dask and process pools are used the same way)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -114,7 +115,7 @@ def convert_job(job: BatchJob, attempt: int) -> FileReport:
         )
         published = True
         _describe_output(job, report)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes this file's report
+    except Exception as exc:
         if published:
             _remove_quietly(job.output)
         report.status, report.error, report.retryable = (
@@ -139,10 +140,8 @@ def _describe_output(job: BatchJob, report: FileReport) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _lost(job: BatchJob, attempt: int, exc: BaseException) -> FileReport:
@@ -231,7 +230,7 @@ def run_batch(
 def _outcome(future: Future[FileReport], job: BatchJob, attempt: int) -> FileReport:
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 - a task that raised is reported, not fatal
+    except Exception as exc:
         return _lost(job, attempt, exc)
 
 
@@ -249,7 +248,5 @@ def output_paths(sources: Sequence[str], output_dir: str | None, extension: str)
     outputs = []
     for source in sources:
         stem = os.path.splitext(os.path.basename(source))[0] + extension
-        outputs.append(
-            os.path.join(output_dir if output_dir is not None else os.path.dirname(source), stem)
-        )
+        outputs.append(os.path.join(output_dir if output_dir is not None else os.path.dirname(source), stem))
     return outputs

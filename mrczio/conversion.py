@@ -113,7 +113,9 @@ def carried_metadata(reader: StackReader, target: FileFormat) -> dict[str, Any]:
     if reader.header is not None and not target.holds_mrc_header:
         record = mrc.header_record(reader.header)
         if reader.extended_header and not _extended_is_metadata(reader):
-            record.update(extended_header=reader.extended_header.hex(), exttyp=reader.exttyp.decode("latin-1"))
+            record.update(
+                extended_header=reader.extended_header.hex(), exttyp=reader.exttyp.decode("latin-1")
+            )
         metadata[mrc.HEADER_RECORD_KEY] = record
     return metadata
 
@@ -223,9 +225,7 @@ def batch_targets(sources: Sequence[str], output_dir: str, target: FileFormat) -
     seen: dict[str, str] = {}
     for source, output in zip(sources, outputs, strict=True):
         if output in seen:
-            raise OutputExistsError(
-                f"{source} and {seen[output]} would both be written to {output}"
-            )
+            raise OutputExistsError(f"{source} and {seen[output]} would both be written to {output}")
         seen[output] = source
     return outputs
 

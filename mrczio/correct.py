@@ -88,9 +88,7 @@ def correct_files(
     os.makedirs(output_dir, exist_ok=True)
     if tuple(corrections) in STREAMED:
         for index, source in enumerate(sources):
-            _stream_one(
-                source, targets[index], list(corrections), params, dtype, reports[index], options
-            )
+            _stream_one(source, targets[index], list(corrections), params, dtype, reports[index], options)
             if progress is not None:
                 progress(1)
         return reports
@@ -99,9 +97,7 @@ def correct_files(
     ):
         out_dtype = _whole_dtype(dtype, corrections, reports[index])
         meta = provenance(metadata, corrections, params, reports[index], str(out_dtype))
-        api.imwrite(
-            targets[index], stack.astype(out_dtype), voxel_size=voxel, metadata=meta, **options
-        )
+        api.imwrite(targets[index], stack.astype(out_dtype), voxel_size=voxel, metadata=meta, **options)
         if progress is not None:
             progress(1)
     return reports
@@ -141,9 +137,7 @@ def _stream_plan(names: list[str], metadata: Mapping[str, Any], params: Params |
         if plan.gain is None and plan.dark is None:
             raise OptionError("gain filter: no gain reference; pass --gain FILE (or store "
                               "'gain_reference' in the file's metadata), or drop 'gain' from --filters")  # fmt: skip
-        gparams = (
-            g.pop("gamma_params", None) or metadata.get("gamma_params") or gain_mod.K2_GAMMA_PARAMS
-        )
+        gparams = g.pop("gamma_params", None) or metadata.get("gamma_params") or gain_mod.K2_GAMMA_PARAMS
         gamma, dose = g.pop("gamma", None), g.pop("dose_rate", None)
         plan.gamma = (
             float(gamma)
@@ -305,7 +299,11 @@ def provenance(
         given = (params or {}).get("gain", {}).get(name)
         if given is not None:
             refs[name] = {"from": "parameter", **checksum(given)}
-    parameters = {n: {k: plain(v) for k, v in _merged(n, metadata, params).items() if k not in ("gain", "dark", "reference")} for n in names}  # fmt: skip
+    references = ("gain", "dark", "reference")
+    parameters = {
+        n: {k: plain(v) for k, v in _merged(n, metadata, params).items() if k not in references}
+        for n in names
+    }
     if plan is not None and getattr(plan, "outliers", None) is not None:
         from mrczio.corrections.outliers import settings_dict
 
@@ -315,9 +313,7 @@ def provenance(
         "filters": list(names),
         "parameters": parameters,
         "references": refs,
-        "reports": {
-            k: plain(v) for k, v in report.items() if k not in ("source", "output") and k[0] != "_"
-        },
+        "reports": {k: plain(v) for k, v in report.items() if k not in ("source", "output") and k[0] != "_"},
         "output_dtype": output_dtype,
     }
     return out

@@ -87,9 +87,7 @@ def _same_file(held: os.stat_result, path: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m mrczio.debris FOLDER...``: remove (or list) stale temporary files."""
-    parser = argparse.ArgumentParser(
-        prog="python -m mrczio.debris", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m mrczio.debris", description=__doc__.split("\n")[0])
     parser.add_argument("folders", nargs="+", metavar="FOLDER")
     parser.add_argument("--min-age", type=float, default=DEFAULT_MIN_AGE, metavar="SECONDS")
     parser.add_argument("--dry-run", action="store_true", help="list, do not remove")

@@ -37,7 +37,9 @@ def _measure(path: str, movie: np.ndarray, **options: object) -> DemoRow:
     back = api.imread(path)
     read = time.perf_counter()
     name = str(options.get("codec") or "plain MRC")
-    return DemoRow(name, os.path.getsize(path), written - start, read - written, bool(np.array_equal(back, movie)))
+    return DemoRow(
+        name, os.path.getsize(path), written - start, read - written, bool(np.array_equal(back, movie))
+    )
 
 
 def run_demo(

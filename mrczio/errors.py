@@ -127,9 +127,7 @@ class FileAccessError(MrczioError, OSError):
     user's file (never a temporary name), and the message names it first.
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str], message: str, errno: int | None = None
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], message: str, errno: int | None = None) -> None:
         super().__init__(errno, message, os.fspath(path))
         self.path = os.fspath(path)
         self.reason = message

@@ -196,10 +196,7 @@ def is_unsigned_bytes(header: np.ndarray) -> bool:
 
     Without the stamp, mode 0 is signed int8 as MRC2014 says (mrcfile does the same).
     """
-    return (
-        int(header["imod_stamp"]) == IMOD_STAMP
-        and not int(header["imod_flags"]) & IMOD_FLAG_SIGNED_BYTES
-    )
+    return int(header["imod_stamp"]) == IMOD_STAMP and not int(header["imod_flags"]) & IMOD_FLAG_SIGNED_BYTES
 
 
 def voxel_size(header: np.ndarray) -> tuple[float, float, float]:
@@ -287,7 +284,9 @@ def apply_record(header: np.ndarray, record: dict[str, Any]) -> None:
         kind = field.base.kind if field.subdtype is not None else field.kind
         if kind == "V":
             raw = bytes.fromhex(str(value))
-            header[name] = np.frombuffer(raw.ljust(header.dtype[name].itemsize, b"\0"), dtype=header.dtype[name])[0]
+            header[name] = np.frombuffer(
+                raw.ljust(header.dtype[name].itemsize, b"\0"), dtype=header.dtype[name]
+            )[0]
         elif kind == "S":
             header[name] = str(value).encode("latin-1")
         else:

@@ -53,9 +53,7 @@ class _Recording:
 class _Shim:
     """Stands in for an implementation: records its result, or its failure."""
 
-    def __init__(
-        self, function: Callable[..., Any], plugin: str, session: list[_Recording]
-    ) -> None:
+    def __init__(self, function: Callable[..., Any], plugin: str, session: list[_Recording]) -> None:
         self.function = function
         self.plugin = plugin
         self._session = session
@@ -64,7 +62,7 @@ class _Shim:
         recording = self._session[-1]
         try:
             result = self.function(*args)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin must not end or break the host
+        except (Exception, SystemExit) as exc:
             recording.failures[self.plugin] = exc
             return None
         if result is not None:
@@ -106,19 +104,16 @@ class HookRecorder:
         self._session.append(recording)
         try:
             results = caller()
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported as the wrappers' failure
+        except (Exception, SystemExit) as exc:
             return HookOutcome([], {**recording.failures, **self._wrappers_failed(caller, exc)})
         finally:
             self._session.pop()
         contributions = [
-            Contribution(recording.owners.get(id(result), UNKNOWN_WRAPPER), result)
-            for result in results
+            Contribution(recording.owners.get(id(result), UNKNOWN_WRAPPER), result) for result in results
         ]
         return HookOutcome(contributions, recording.failures)
 
-    def _wrappers_failed(
-        self, caller: pluggy.HookCaller, exc: BaseException
-    ) -> dict[str, BaseException]:
+    def _wrappers_failed(self, caller: pluggy.HookCaller, exc: BaseException) -> dict[str, BaseException]:
         wrappers = [i for i in caller.get_hookimpls() if (i.wrapper or i.hookwrapper)]
         third_party = [i for i in wrappers if not is_builtin(i.plugin)]
         if not third_party:  # mrczio's own code failed: that is a bug to report, not hide

@@ -69,9 +69,7 @@ class _RegisterAfter(importlib.abc.Loader):
 class _ImageioConfigHook(importlib.abc.MetaPathFinder):
     """A one-shot finder that wraps the loader of ``imageio.config``."""
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> Any:
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> Any:
         if fullname != "imageio.config":
             return None
         sys.meta_path.remove(self)

@@ -60,9 +60,7 @@ class FileLock:
             os.close(fd)
             if deadline is not None and time.monotonic() >= deadline:
                 raise self._busy()
-            time.sleep(
-                pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
-            )
+            time.sleep(pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, _MAX_POLL)
 
     def _try_lock(self, fd: int) -> bool:

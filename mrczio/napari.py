@@ -47,9 +47,7 @@ def layer_keywords(reader: StackReader) -> dict[str, Any]:
     vx, vy, vz = (v if v > 0 else 1.0 for v in reader.voxel_size)
     scale = {2: (vy, vx), 3: (vz, vy, vx), 4: (1.0, vz, vy, vx)}[reader.ndim]
     name = (
-        reader.path.rstrip("/").rsplit("/", 1)[-1]
-        if is_url(reader.path)
-        else os.path.basename(reader.path)
+        reader.path.rstrip("/").rsplit("/", 1)[-1] if is_url(reader.path) else os.path.basename(reader.path)
     )
     return {
         "name": name,

@@ -85,8 +85,7 @@ def _distinct_claims(name: str, claims: list[EntryPoint]) -> EntryPoint:
     if len(by_dist) > 1:
         owners = ", ".join(sorted(by_dist))
         raise PluginConflictError(
-            f"plugin name {name!r} is claimed by several distributions: {owners}; "
-            f"uninstall one of them"
+            f"plugin name {name!r} is claimed by several distributions: {owners}; uninstall one of them"
         )
     return next(iter(by_dist.values()))
 

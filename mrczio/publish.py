@@ -42,9 +42,7 @@ from mrczio.oserrors import as_mrczio_error, reraise_os_errors
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<token>[0-9a-f]{8})\.part$")
 _CREATE_ATTEMPTS = 16
 _CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_NO_HARD_LINKS = frozenset(
-    {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
-)
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 _NO_NOREPLACE = frozenset({errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP})
 _XATTR_UNSUPPORTED = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP})
 RENAME_NOREPLACE = 1
@@ -161,9 +159,7 @@ def _rename_no_replace(temp_path: str, final_path: str) -> None:
             "write it elsewhere, or pass overwrite=True if replacing is acceptable",
             code,
         )
-    raise as_mrczio_error(
-        final_path, OSError(code, os.strerror(code)), "publishing the finished file"
-    )
+    raise as_mrczio_error(final_path, OSError(code, os.strerror(code)), "publishing the finished file")
 
 
 def _replace_keeping_attributes(temp_path: str, final_path: str, fd: int | None) -> None:
@@ -202,9 +198,7 @@ def _copy_xattrs(source: str, target: str | int) -> None:
             os.setxattr(target, name, os.getxattr(source, name))
         except OSError as exc:
             privileged = not name.startswith("user.")  # security.*, trusted.*, system.*
-            if exc.errno in _XATTR_UNSUPPORTED or (
-                privileged and exc.errno in (errno.EPERM, errno.EACCES)
-            ):
+            if exc.errno in _XATTR_UNSUPPORTED or (privileged and exc.errno in (errno.EPERM, errno.EACCES)):
                 continue
             raise
 

@@ -227,9 +227,7 @@ class StackReader(abc.ABC):
         except TypeError:
             raise FrameIndexError(f"{self.path}: frame index must be an integer, got {index!r}") from None
         if not -self.n_frames <= k < self.n_frames:
-            raise FrameIndexError(
-                f"{self.path}: frame index {k} is out of range for {self.n_frames} frames"
-            )
+            raise FrameIndexError(f"{self.path}: frame index {k} is out of range for {self.n_frames} frames")
         return k % self.n_frames
 
     def _empty(self, count: int) -> np.ndarray:
@@ -239,10 +237,7 @@ class StackReader(abc.ABC):
 
     def _read_range(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
         count = stop - start
-        if out is None:
-            out = self._empty(count)
-        else:
-            out = self._checked_out(out, count)
+        out = self._empty(count) if out is None else self._checked_out(out, count)
         if count:
             self._read_frames(start, stop, out)
         return out

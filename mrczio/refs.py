@@ -58,9 +58,7 @@ def references(
         elif reader.format_name == "mrc":
             compressor, spans = None, _mrc_sections(reader, storage)
         else:
-            raise RefsError(
-                f"{name}: {reader.format_name} files cannot be described as zarr references"
-            )
+            raise RefsError(f"{name}: {reader.format_name} files cannot be described as zarr references")
         refs: dict[str, Any] = {
             ".zarray": json.dumps(_zarray(reader, storage, compressor)),
             ".zattrs": json.dumps(_zattrs(reader, target)),
@@ -96,9 +94,7 @@ def _storage_dtype(reader: StackReader) -> np.dtype[Any]:
             f"{reader.path}: packed pixels (MRC mode {code}, 4-bit) need unpacking zarr cannot do"
         )
     if mode.section_nbytes(ny, nx) != ny * nx * reader.dtype.itemsize:
-        raise RefsError(
-            f"{reader.path}: MRC mode {code} is not stored as one {reader.dtype} per pixel"
-        )
+        raise RefsError(f"{reader.path}: MRC mode {code} is not stored as one {reader.dtype} per pixel")
     return reader.dtype.newbyteorder("<" if mrc.header_byteorder(header) == "<" else ">")
 
 
@@ -125,9 +121,7 @@ def _mrc_sections(reader: StackReader, storage: np.dtype[Any]) -> list[tuple[int
     return [(start + k * section, section) for k in range(reader.n_frames)]
 
 
-def _zarray(
-    reader: StackReader, storage: np.dtype[Any], compressor: dict[str, Any] | None
-) -> dict[str, Any]:
+def _zarray(reader: StackReader, storage: np.dtype[Any], compressor: dict[str, Any] | None) -> dict[str, Any]:
     ny, nx = reader.frame_shape
     return {
         "zarr_format": 2, "shape": [reader.n_frames, ny, nx], "chunks": [1, ny, nx],
@@ -147,7 +141,5 @@ def _zattrs(reader: StackReader, target: str) -> dict[str, Any]:
         },
     }
     if reader.header is not None:
-        attrs["header"] = {
-            key: float(reader.header[key]) for key in ("dmin", "dmax", "dmean", "rms")
-        }
+        attrs["header"] = {key: float(reader.header[key]) for key in ("dmin", "dmax", "dmean", "rms")}
     return attrs

@@ -78,8 +78,7 @@ class NameTable(Generic[T]):
     def add(self, item: T, plugin: str, builtin: bool = False) -> None:
         if not isinstance(item, self._type):
             raise PluginError(
-                f"plugin {plugin!r} returned {item!r} as a {self.kind}, "
-                f"which is not a {self._type.__name__}"
+                f"plugin {plugin!r} returned {item!r} as a {self.kind}, which is not a {self._type.__name__}"
             )
         key = self._key(item)
         if key in self._entries:
@@ -139,9 +138,7 @@ class Registry:
         self.exttyps: NameTable[MetadataSerializer] = NameTable(
             "serializer EXTTYP", lambda s: s.exttyp, MetadataSerializer
         )
-        self.filters: NameTable[CorrectionFilter] = NameTable(
-            "filter", lambda f: f.name, CorrectionFilter
-        )
+        self.filters: NameTable[CorrectionFilter] = NameTable("filter", lambda f: f.name, CorrectionFilter)
         self._warned: set[tuple[str, ...]] = set()
         self._warn_lock = threading.Lock()
         self._collect()
@@ -251,9 +248,7 @@ class Registry:
         lower = os.fspath(path).lower()
         matches: list[tuple[str, Entry[FileFormat]]] = []
         for entry in self.formats.entries():
-            found = [
-                e for e in map(_normalize_extension, entry.item.extensions) if lower.endswith(e)
-            ]
+            found = [e for e in map(_normalize_extension, entry.item.extensions) if lower.endswith(e)]
             if found:
                 matches.append((max(found, key=len), entry))
         if not matches:
@@ -298,14 +293,10 @@ class Registry:
             if entry.builtin:
                 raise
             self.formats.remove_plugin(entry.plugin)
-            self._warn_plugin_failure(
-                entry.plugin, f"format {entry.key!r}: {type(exc).__name__}: {exc}"
-            )
+            self._warn_plugin_failure(entry.plugin, f"format {entry.key!r}: {type(exc).__name__}: {exc}")
             return 0.0
 
-    def _warn_outbid(
-        self, winner: Entry[FileFormat], builtin: Entry[FileFormat], why: str, how: str
-    ) -> None:
+    def _warn_outbid(self, winner: Entry[FileFormat], builtin: Entry[FileFormat], why: str, how: str) -> None:
         self._warn_once(
             (how, winner.plugin, str(builtin.key)),
             f"format {winner.key!r} of plugin {winner.plugin!r} ({self.distribution_of(winner.plugin)}) "
@@ -341,9 +332,7 @@ class Registry:
         ser = self.serializers.get(name.lower())
         if ser is None:
             known = ", ".join(e.key for e in self.serializers.entries())
-            raise UnknownSerializerError(
-                f"unknown metadata serializer {name!r}; installed: {known}"
-            )
+            raise UnknownSerializerError(f"unknown metadata serializer {name!r}; installed: {known}")
         return ser
 
     def serializer_for_exttyp(self, exttyp: bytes) -> MetadataSerializer | None:

@@ -70,9 +70,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
     try:
         import fsspec
     except ImportError:
-        raise RemoteError(
-            f"{url}: reading URLs needs fsspec: pip install 'mrczio[remote]'"
-        ) from None
+        raise RemoteError(f"{url}: reading URLs needs fsspec: pip install 'mrczio[remote]'") from None
     protocol = url.split("://", 1)[0].lower()
     options = dict(settings.storage_options.get(protocol, {}))
     if protocol in ("http", "https") and "client_kwargs" not in options:
@@ -172,8 +170,7 @@ class RemoteFile:
                 raise RemoteError(f"{self.path}: reading header and tail failed: {part}") from part
         self._count(2, sum(len(p) for p in parts))
         return [
-            _Block(s, self._checked(p, s, e, "header"))
-            for p, s, e in zip(parts, starts, ends, strict=True)
+            _Block(s, self._checked(p, s, e, "header")) for p, s, e in zip(parts, starts, ends, strict=True)
         ]
 
     def _http_ends(self) -> tuple[int, list[_Block]]:
@@ -190,9 +187,7 @@ class RemoteFile:
         self._count(2, sum(len(data) for data, _ in replies))
         (first, size), (last, _) = replies
         if size < 0:
-            raise RemoteError(
-                f"{self.path}: the server does not report the file size (no Content-Range)"
-            )
+            raise RemoteError(f"{self.path}: the server does not report the file size (no Content-Range)")
         prefix = self._checked(first, 0, min(head, size), "header")
         suffix = self._checked(last, max(0, size - tail), size, "tail")
         if size <= head:
@@ -276,9 +271,7 @@ async def _http_ranges(fs: Any, url: str, ranges: list[str], limit: int) -> list
                 raise FileNotFoundError(url)
             reply.raise_for_status()
             if reply.status != 206 and (reply.content_length or limit + 1) > limit:
-                raise RemoteError(
-                    f"{url}: the server ignored a range request; it must honour HTTP Range"
-                )
+                raise RemoteError(f"{url}: the server ignored a range request; it must honour HTTP Range")
             total = reply.headers.get("Content-Range", "").rpartition("/")[2]
             body = await reply.read()
             size = int(total) if total.isdigit() else (len(body) if reply.status == 200 else -1)

@@ -38,7 +38,9 @@ class RunningStats:
         self._high: tuple[float, float] = (-math.inf, -math.inf)
 
     @classmethod
-    def from_summary(cls, count: int, minimum: float, maximum: float, mean: float, rms: float) -> RunningStats:
+    def from_summary(
+        cls, count: int, minimum: float, maximum: float, mean: float, rms: float
+    ) -> RunningStats:
         """Resume from statistics computed earlier (e.g. read from a header)."""
         stats = cls()
         if count > 0:
@@ -212,7 +214,10 @@ class _SliceSums:
         return _packed_sum(self._squared.view(np.uint64), 16, span * span, self._scratch)
 
 
-_LANE_MASKS = {bits: np.uint64(sum(((1 << bits) - 1) << shift for shift in range(0, 64, 2 * bits))) for bits in (8, 16, 32)}
+_LANE_MASKS = {
+    bits: np.uint64(sum(((1 << bits) - 1) << shift for shift in range(0, 64, 2 * bits)))
+    for bits in (8, 16, 32)
+}
 
 
 def _packed_sum(words: np.ndarray, bits: int, lane_max: int, scratch: np.ndarray) -> int:

@@ -160,8 +160,7 @@ class SyntheticDetector:
         self.cmos = self._cmos()
         ny, nx = self.model.shape
         self.z = np.exp(
-            np.log(self.model.hot_z_median)
-            + self.model.hot_z_logsd * self.rng.standard_normal((ny, nx))
+            np.log(self.model.hot_z_median) + self.model.hot_z_logsd * self.rng.standard_normal((ny, nx))
         ).astype(np.float32)
         self.static_hot = self._clustered(self.rng.random((ny, nx)) < self.model.static_hot)
         self.dead = (self.rng.random((ny, nx)) < self.model.dead) & ~self.static_hot
@@ -252,9 +251,7 @@ class SyntheticDetector:
         """The true gamma of this detector at ``dose_rate``."""
         return gamma_curve(dose_rate, self.model.gamma_params, valid_range=None)
 
-    def vendor_gain(
-        self, counts: float = 1e4, dose_rate: float = REFERENCE_DOSE_RATE
-    ) -> np.ndarray:
+    def vendor_gain(self, counts: float = 1e4, dose_rate: float = REFERENCE_DOSE_RATE) -> np.ndarray:
         """A vendor gain 1/flat estimated from a finite-count flat (``counts`` e-/pix)."""
         lam = counts * self.flat(dose_rate)
         measured = self.rng.poisson(lam).astype(np.float64)
@@ -264,9 +261,7 @@ class SyntheticDetector:
         g[good] /= g[good].mean()
         return g.astype(np.float32)
 
-    def flat_counts(
-        self, counts: float, dose_rate: float, with_outliers: bool = False
-    ) -> np.ndarray:
+    def flat_counts(self, counts: float, dose_rate: float, with_outliers: bool = False) -> np.ndarray:
         """A flat-field count image of mean ``counts`` at ``dose_rate``."""
         lam = counts * self.flat(dose_rate)
         if with_outliers:
@@ -347,9 +342,7 @@ class SyntheticDetector:
         counts[:, hot] += self.rng2.poisson(excess[hot], size=(n_frames, int(hot.sum())))
         return np.asarray(counts)
 
-    def _add_transients(
-        self, counts: np.ndarray, rate: np.ndarray, taken: np.ndarray
-    ) -> dict[str, Any]:
+    def _add_transients(self, counts: np.ndarray, rate: np.ndarray, taken: np.ndarray) -> dict[str, Any]:
         """Add hot excess to ``transient_hot`` of the pixels for ``transient_frames``
         consecutive frames; returns the truth (mask, flat indices, start, stop, z)."""
         m = self.model

@@ -66,9 +66,7 @@ class VerifyResult:
         }
 
 
-def verify_output(
-    source_path: str | os.PathLike[str], output_path: str | os.PathLike[str]
-) -> VerifyResult:
+def verify_output(source_path: str | os.PathLike[str], output_path: str | os.PathLike[str]) -> VerifyResult:
     """Compare ``output_path`` with ``source_path`` by decoding both completely.
 
     Never raises for a bad output: a file that cannot be opened or decoded is reported
@@ -140,9 +138,7 @@ def _compare_header(source: StackReader, output: StackReader, result: VerifyResu
 
 
 def _compare_frames(source: StackReader, output: StackReader, result: VerifyResult) -> None:
-    for index, (mine, theirs) in enumerate(
-        zip(source.iter_frames(), output.iter_frames(), strict=True)
-    ):
+    for index, (mine, theirs) in enumerate(zip(source.iter_frames(), output.iter_frames(), strict=True)):
         if not same_bits(mine, theirs):
             changed = int(np.count_nonzero(_as_bits(mine) != _as_bits(theirs)))
             result.add(f"frame {index}: {changed} pixels differ")
@@ -159,9 +155,7 @@ def _as_bits(array: np.ndarray) -> np.ndarray:
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     """Bit-exact equality of two arrays of one dtype and shape."""
-    return (
-        a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(_as_bits(a), _as_bits(b)))
-    )
+    return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(_as_bits(a), _as_bits(b)))
 
 
 def same_value(a: Any, b: Any) -> bool:

@@ -89,7 +89,7 @@ class StackWriter(abc.ABC):
         """Discard after ``error``; a second failure is noted on it, not raised over it."""
         try:
             self._discard()
-        except Exception as second:  # noqa: BLE001 - the first error matters more
+        except Exception as second:
             error.add_note(f"removing the unfinished output also failed: {second}")
 
     def abort(self) -> None:

@@ -27,9 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--full", action="store_true", help="K2-size data, three repetitions (default: quick)"
     )
     parser.add_argument("--out", help="results folder (default: a new temporary folder)")
-    parser.add_argument(
-        "--docs", action="store_true", help="rewrite docs/benchmarks.md and its plots"
-    )
+    parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md and its plots")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -72,18 +72,14 @@ def slurm_options(args: argparse.Namespace) -> dict[str, Any]:
             with open(args.cluster_config, "rb") as handle:
                 options.update(tomllib.load(handle).get("slurm", {}))
         except tomllib.TOMLDecodeError as exc:
-            raise UsageError(
-                f"--cluster-config {args.cluster_config}: not valid TOML: {exc}"
-            ) from None
+            raise UsageError(f"--cluster-config {args.cluster_config}: not valid TOML: {exc}") from None
     prefix = "slurm_"
     given = {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix)}
     options.update({k: v for k, v in given.items() if v is not None})
     return options
 
 
-def run(
-    args: argparse.Namespace, command: str, target: str | None, jobs: Sequence[PlannedJob]
-) -> int:
+def run(args: argparse.Namespace, command: str, target: str | None, jobs: Sequence[PlannedJob]) -> int:
     """Run the planned jobs as a batch; exit 0 if every file succeeded, else 1."""
     from mrczio.batch import BatchJob, run_batch
     from mrczio.cli.options import progress_wanted
@@ -96,9 +92,7 @@ def run(
         print(slurm_job_script(slurm))
         return 0
     if getattr(args, "remove", False):
-        raise UsageError(
-            "--rm is not available in batch mode; use --verify, or mrczio watch --delete-source"
-        )
+        raise UsageError("--rm is not available in batch mode; use --verify, or mrczio watch --delete-source")
     options = {k: getattr(args, k) for k in WRITE_OPTIONS if getattr(args, k, None) is not None}
     options.update({"clip": True} if getattr(args, "clip", False) else {})
     batch = [BatchJob(job.source, job.output, format=target, options=options,

@@ -26,9 +26,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    transcode.add_arguments(
-        parser, with_format=True, with_codec=True, with_tiff=True, with_packing=True
-    )
+    transcode.add_arguments(parser, with_format=True, with_codec=True, with_tiff=True, with_packing=True)
 
 
 def run(args: argparse.Namespace) -> int:

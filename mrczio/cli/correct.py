@@ -30,22 +30,14 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "inputs", nargs="+", metavar="IN", help="stacks, in acquisition order for koma"
-    )
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="stacks, in acquisition order for koma")
     parser.add_argument(
         "-o", "--output-dir", required=True, metavar="DIR", help="folder for the corrected stacks"
     )
-    parser.add_argument(
-        "--filters", default="gain,outliers", help="filters in order (default gain,outliers)"
-    )
-    parser.add_argument(
-        "--gain", help="gain reference file (else the one stored in each file's metadata)"
-    )
+    parser.add_argument("--filters", default="gain,outliers", help="filters in order (default gain,outliers)")
+    parser.add_argument("--gain", help="gain reference file (else the one stored in each file's metadata)")
     parser.add_argument("--dark", help="dark reference file")
-    parser.add_argument(
-        "--dose-rate", type=float, help="dose rate (e-/pixel/s) for the gamma of eq. 11"
-    )
+    parser.add_argument("--dose-rate", type=float, help="dose rate (e-/pixel/s) for the gamma of eq. 11")
     parser.add_argument("--outlier-mode", choices=("default", "paper"))
     parser.add_argument("--koma-radius", type=int, default=2, help="KOMA radius a (default 2)")
     parser.add_argument("--koma-mode", choices=("multiply", "subtract"), default="multiply")

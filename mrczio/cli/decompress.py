@@ -24,9 +24,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    transcode.add_arguments(
-        parser, with_format=False, with_codec=False, with_tiff=False, with_packing=True
-    )
+    transcode.add_arguments(parser, with_format=False, with_codec=False, with_tiff=False, with_packing=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,12 +21,8 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=24, help="number of frames (default 24)")
-    parser.add_argument(
-        "--size", type=int, default=1024, help="frame width and height (default 1024)"
-    )
-    parser.add_argument(
-        "--dose", type=float, default=1.0, help="electrons per pixel per frame (default 1)"
-    )
+    parser.add_argument("--size", type=int, default=1024, help="frame width and height (default 1024)")
+    parser.add_argument("--dose", type=float, default=1.0, help="electrons per pixel per frame (default 1)")
     parser.add_argument("--dir", help="scratch folder (default: system temp)")
 
 

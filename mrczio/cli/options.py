@@ -15,9 +15,7 @@ def parse_size(text: str) -> int:
             return int(float(text[:-1]) * units[text[-1]])
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a size: {text!r} (use e.g. 65536, 128K, 1M)"
-        ) from None
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 65536, 128K, 1M)") from None
 
 
 def parse_codec_option(text: str) -> tuple[str, str]:
@@ -34,9 +32,7 @@ def common_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("messages")
     loud = group.add_mutually_exclusive_group()
     loud.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    loud.add_argument(
-        "-v", "--verbose", action="store_true", help="print details (options, checks)"
-    )
+    loud.add_argument("-v", "--verbose", action="store_true", help="print details (options, checks)")
     return parser
 
 
@@ -54,9 +50,7 @@ def add_progress_option(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     )  # fmt: skip
 
 
-def add_write_options(
-    parser: argparse.ArgumentParser, *, with_format: bool, with_codec: bool = True
-) -> None:
+def add_write_options(parser: argparse.ArgumentParser, *, with_format: bool, with_codec: bool = True) -> None:
     """Output options of every command that writes files (codec options for MRCZ)."""
     group = parser.add_argument_group("output")
     if with_format:
@@ -71,12 +65,8 @@ def add_write_options(
         group.add_argument(
             "--filter", choices=("auto", "bitshuffle", "shuffle", "none"), help="shuffle filter"
         )
-        group.add_argument(
-            "-B", "--blocksize", type=parse_size, help="blosc block size, e.g. 256K, 1M"
-        )
-        group.add_argument(
-            "-j", "--threads", type=int, help="compression threads (default: all CPUs)"
-        )
+        group.add_argument("-B", "--blocksize", type=parse_size, help="blosc block size, e.g. 256K, 1M")
+        group.add_argument("-j", "--threads", type=int, help="compression threads (default: all CPUs)")
         group.add_argument(
             "--chunk-format", choices=("blosc1", "blosc2"), help="chunk format (default blosc1)"
         )

@@ -70,18 +70,12 @@ def add_arguments(
     add_write_options(parser, with_format=with_format, with_codec=with_codec)
     group = parser.add_argument_group("conversion")
     if with_tiff:
-        group.add_argument(
-            "--compression", help="TIFF compression: lzw (default), deflate, zstd, none"
-        )
+        group.add_argument("--compression", help="TIFF compression: lzw (default), deflate, zstd, none")
     if with_packing:
         group.add_argument("--packed4bit", nargs="?", const=True, choices=("serialem", "standard"),
                            help="4-bit output: MRC mode 101; TIFF serialem (default) or standard")  # fmt: skip
-    group.add_argument(
-        "--dtype", help="cast to this dtype (refused if any value would change, see --clip)"
-    )
-    group.add_argument(
-        "--clip", action="store_true", help="round and clip values the output cannot hold"
-    )
+    group.add_argument("--dtype", help="cast to this dtype (refused if any value would change, see --clip)")
+    group.add_argument("--clip", action="store_true", help="round and clip values the output cannot hold")
     cluster_options.add_arguments(parser)
 
 
@@ -100,9 +94,7 @@ def plan(args: argparse.Namespace, format_name: str | None, registry: Registry) 
     target = registry.format(format_name) if format_name else None
     if args.remove and (args.clip or args.dtype):
         flag = "--clip" if args.clip else "--dtype"
-        raise UsageError(
-            f"--rm removes only inputs copied exactly; it cannot be combined with {flag}"
-        )
+        raise UsageError(f"--rm removes only inputs copied exactly; it cannot be combined with {flag}")
     if args.output is None:
         if target is None:
             raise UsageError(
@@ -112,9 +104,7 @@ def plan(args: argparse.Namespace, format_name: str | None, registry: Registry) 
         jobs = [Job(s, _beside(s, target)) for s in inputs]
     elif _is_folder(args.output, len(inputs), registry):
         if target is None:
-            raise UsageError(
-                f"-o {args.output} is a folder: name the output format with --format NAME"
-            )
+            raise UsageError(f"-o {args.output} is a folder: name the output format with --format NAME")
         jobs = [Job(s, _in_folder(s, args.output, target)) for s in inputs]
     elif len(inputs) > 1:
         raise UsageError(
@@ -186,9 +176,7 @@ def _check_no_clobbering(jobs: list[Job]) -> None:
                 "never overwritten (choose another name with -o)"
             )
         if key in outputs:
-            raise UsageError(
-                f"{outputs[key]} and {job.source} would both be written to {job.output}"
-            )
+            raise UsageError(f"{outputs[key]} and {job.source} would both be written to {job.output}")
         outputs[key] = job.source
 
 
@@ -203,11 +191,7 @@ def run(args: argparse.Namespace, command: str, format_name: str | None) -> int:
     if cluster_options.requested(args):
         return cluster_options.run(args, command, target, jobs)
     for folder in sorted({os.path.dirname(job.output) for job in jobs} - {""}):
-        if (
-            args.output is not None
-            and not os.path.isdir(folder)
-            and folder == _folder_of(args.output)
-        ):
+        if args.output is not None and not os.path.isdir(folder) and folder == _folder_of(args.output):
             os.makedirs(folder)  # -o DIR/ (or a new folder for several inputs)
     options = {**write_options(args), **conversion_options(args)}
     log.debug("options: %s", options or "defaults")
@@ -304,11 +288,7 @@ def _log_result(record: dict[str, Any]) -> None:
     if record["error"] is not None:
         return
     removed = ", input removed" if record["input_removed"] else ""
-    changed = (
-        f", {record['changed_pixels']:,} pixels changed (--clip)"
-        if record["changed_pixels"]
-        else ""
-    )
+    changed = f", {record['changed_pixels']:,} pixels changed (--clip)" if record["changed_pixels"] else ""
     log.info(
         "%s -> %s: %s -> %s (ratio %.2f), %.2f s%s%s", record["input"], record["output"],
         human_bytes(record["bytes_in"]), human_bytes(record["bytes_out"]), record["ratio"],

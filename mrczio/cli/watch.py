@@ -30,22 +30,16 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "source", nargs="?", metavar="SRC", help="folder the microscope writes into"
-    )
+    parser.add_argument("source", nargs="?", metavar="SRC", help="folder the microscope writes into")
     parser.add_argument("dest", nargs="?", metavar="DEST", help="folder for the compressed tree")
     parser.add_argument("--config", help="TOML file with a [watch] table (flags override it)")
-    parser.add_argument(
-        "--quiet-seconds", type=float, help="size and mtime unchanged this long (default 10)"
-    )
+    parser.add_argument("--quiet-seconds", type=float, help="size and mtime unchanged this long (default 10)")
     parser.add_argument("--poll-seconds", type=float, help="seconds between scans (default 2)")
     parser.add_argument("--delete-source", action="store_true", default=None,
                         help="delete each movie once its verified output is on disk")  # fmt: skip
     parser.add_argument("--once", action="store_true", default=None,
                         help="process what is complete, then exit (for cron and tests)")  # fmt: skip
-    parser.add_argument(
-        "--retries", type=int, help="extra attempts after an I/O failure (default 2)"
-    )
+    parser.add_argument("--retries", type=int, help="extra attempts after an I/O failure (default 2)")
     parser.add_argument("--journal", help="journal file (default DEST/.mrczio-watch/journal.jsonl)")
     group = parser.add_argument_group("output")
     group.add_argument("-c", "--codec", help="MRCZ codec (default zstd)")

@@ -75,9 +75,7 @@ def in_range(value: Any, name: str, lo: float, hi: float, *, closed: bool = Fals
     ok = lo <= v <= hi if closed else lo < v < hi
     if not ok:
         brackets = "[]" if closed else "()"
-        raise OptionError(
-            f"parameter {name}={value!r} must be in {brackets[0]}{lo}, {hi}{brackets[1]}"
-        )
+        raise OptionError(f"parameter {name}={value!r} must be in {brackets[0]}{lo}, {hi}{brackets[1]}")
     return v
 
 

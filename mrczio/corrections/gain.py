@@ -122,10 +122,7 @@ def apply_factor(
     if factor is not None:
         checks.require_shape(factor, data.shape[1:], "gain factor")
     d = _dark(dark, data.shape[1:])
-    if out is None:
-        out = np.empty(data.shape, dtype=np.float32)
-    else:
-        out = out[None] if out.ndim == 2 else out
+    out = np.empty(data.shape, dtype=np.float32) if out is None else out[None] if out.ndim == 2 else out
     finite = [True]
 
     def work(r0: int, r1: int) -> None:

@@ -135,9 +135,7 @@ def paper_cdf(
     return CdfPoints(pos, cdf, start, poisson, mean)
 
 
-def robust_cdf(
-    values: np.ndarray, counts: np.ndarray, max_sigma: float, transform: Transform
-) -> CdfPoints:
+def robust_cdf(values: np.ndarray, counts: np.ndarray, max_sigma: float, transform: Transform) -> CdfPoints:
     """Default-mode CDF of integer sums: mid-p CDF over all pixels, robust range."""
     n = counts.sum()
     mean = float((values * counts).sum() / n)

@@ -79,8 +79,7 @@ class KomaStream:
             raise CorrectionInputError(f"KOMA mean image {self._pushed} has shape {m.shape}")
         if self._buf and m.shape != self._buf[0][1].shape:
             raise CorrectionInputError(
-                f"KOMA mean image {self._pushed} has shape {m.shape}, "
-                f"earlier stacks {self._buf[0][1].shape}"
+                f"KOMA mean image {self._pushed} has shape {m.shape}, earlier stacks {self._buf[0][1].shape}"
             )
         checks.require_finite(m, f"KOMA mean image of stack {self._pushed}")
         j = self._pushed
@@ -119,9 +118,7 @@ def koma_references(means: Iterable[np.ndarray], radius: int) -> Iterator[tuple[
     yield from stream.flush()
 
 
-def apply_reference(
-    stack: np.ndarray, reference: np.ndarray, mode: KomaMode = "multiply"
-) -> np.ndarray:
+def apply_reference(stack: np.ndarray, reference: np.ndarray, mode: KomaMode = "multiply") -> np.ndarray:
     """Correct every frame of ``stack`` with KOMA ``reference``; returns float32.
 
     ``multiply``: frame * <KO> / KO (pixels with KO <= 0 are left as they are).

@@ -33,9 +33,7 @@ def unit_frames(stack: np.ndarray, mask: np.ndarray | None = None, crop: int = 0
     return np.asarray(np.divide(z, norm, out=np.zeros_like(z), where=norm > 0))
 
 
-def _unit_sum(
-    stack: np.ndarray, mask: np.ndarray | None, crop: int
-) -> tuple[np.ndarray, float, int]:
+def _unit_sum(stack: np.ndarray, mask: np.ndarray | None, crop: int) -> tuple[np.ndarray, float, int]:
     """Sum of the unit frames, the sum of their squared norms and n, one frame at a time."""
     data = stack[None] if stack.ndim == 2 else stack
     total: np.ndarray | None = None
@@ -62,9 +60,7 @@ def mean_pair_r(stack: np.ndarray, mask: np.ndarray | None = None, crop: int = 0
     return float((s @ s - sq) / (n * (n - 1)))
 
 
-def mean_pair_r_bruteforce(
-    stack: np.ndarray, mask: np.ndarray | None = None, crop: int = 0
-) -> float:
+def mean_pair_r_bruteforce(stack: np.ndarray, mask: np.ndarray | None = None, crop: int = 0) -> float:
     """Mean R over all pairs by explicit correlation (O(n^2*P); for testing)."""
     z = unit_frames(stack, mask, crop)
     n = z.shape[0]
@@ -130,10 +126,10 @@ def split_reference_cross_r(
         raise CorrectionInputError("need at least two stacks")
     half = [stacks[j].shape[0] // 2 for j in others]
     ref_a = np.mean(
-        [stacks[j][:h].mean(axis=0, dtype=np.float64) for j, h in zip(others, half)], axis=0
+        [stacks[j][:h].mean(axis=0, dtype=np.float64) for j, h in zip(others, half, strict=False)], axis=0
     )
     ref_b = np.mean(
-        [stacks[j][h:].mean(axis=0, dtype=np.float64) for j, h in zip(others, half)], axis=0
+        [stacks[j][h:].mean(axis=0, dtype=np.float64) for j, h in zip(others, half, strict=False)], axis=0
     )
     even = apply_reference(stacks[i][0::2], ref_a, mode)
     odd = apply_reference(stacks[i][1::2], ref_b, mode)

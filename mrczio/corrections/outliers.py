@@ -115,9 +115,7 @@ class OutlierSettings:
             try:
                 lo, hi = (checks.positive(v, "sigma_bounds") for v in self.sigma_bounds)
             except (TypeError, ValueError) as exc:
-                raise OptionError(
-                    f"sigma_bounds={self.sigma_bounds!r} must be two numbers"
-                ) from exc
+                raise OptionError(f"sigma_bounds={self.sigma_bounds!r} must be two numbers") from exc
             if lo >= hi:
                 raise OptionError(f"sigma_bounds={self.sigma_bounds!r} must be (low, high)")
 
@@ -125,9 +123,7 @@ class OutlierSettings:
     def for_mode(cls, mode: Mode = "default", **overrides: Any) -> OutlierSettings:
         """Settings for ``mode`` with the mode's own defaults, then ``overrides``."""
         if mode == "paper":
-            base = cls(
-                mode="paper", transform="none", false_rate=None, residual="global", temporal=False
-            )
+            base = cls(mode="paper", transform="none", false_rate=None, residual="global", temporal=False)
         elif mode == "default":
             base = cls()
         else:
@@ -247,9 +243,7 @@ def _source(fitted: float | None, floor: float, fallback: float, *, dark: bool) 
     return "fallback" if fitted is None else "fit"
 
 
-def _thresholds(
-    settings: OutlierSettings, points: hist.CdfPoints
-) -> tuple[NormalFit, dict[str, Any]]:
+def _thresholds(settings: OutlierSettings, points: hist.CdfPoints) -> tuple[NormalFit, dict[str, Any]]:
     start = points.start if settings.mode != "paper" else (points.start[0], points.poisson_sigma)
     mu_b, s_b = _bounds(settings, points.start, points.poisson_sigma)
     fit = fit_normal_cdf(points.positions, points.cdf, start, mu_b, s_b)
@@ -522,8 +516,9 @@ def detect_outliers(
     :mod:`~mrczio.corrections.temporal`; ``square`` (per-pixel sum of squares) and
     ``series`` (flat pixel indices -> their (frames, k) values) may be given when the
     stack is not in memory (then pass ``stack=None``, ``total`` and ``n_frames``; the
-    temporal test runs only when ``square`` and ``series`` are given). Keyword ``overrides`` replace fields of ``settings`` (or
-    of ``OutlierSettings.for_mode(mode)`` when only ``mode`` is given).
+    temporal test runs only when ``square`` and ``series`` are given). Keyword
+    ``overrides`` replace fields of ``settings`` (or of ``OutlierSettings.for_mode(mode)``
+    when only ``mode`` is given).
     """
     if settings is None:
         settings = OutlierSettings.for_mode(overrides.pop("mode", "default"), **overrides)
@@ -536,10 +531,11 @@ def detect_outliers(
             total, square = sums(frames, threads=threads)
     n, total, forced = _checked(stack, total, forced, n_frames, threads)
     data = None if stack is None else checks.as_frames(stack)
-    if local:
-        stat = _local_statistic(total, settings, scale, forced, threads)
-    else:
-        stat = _global_statistic(total, settings)
+    stat = (
+        _local_statistic(total, settings, scale, forced, threads)
+        if local
+        else _global_statistic(total, settings)
+    )
     points = stat.points
     fit, info = _thresholds(settings, points)
     td, th = info["t_dark"], info["t_hot"]
@@ -614,9 +610,7 @@ def detect_outliers(
         transient_llr_threshold=None if trans is None else trans.threshold,
     )
     info["fit_fell_back"] = bool(info["dark_fallback"] or info["hot_fallback"])
-    return OutlierResult(
-        total.shape, n, cand, w, filled.fill, filled.neighbourly, info, trans, t_fill
-    )
+    return OutlierResult(total.shape, n, cand, w, filled.fill, filled.neighbourly, info, trans, t_fill)
 
 
 def _transients(

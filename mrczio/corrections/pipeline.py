@@ -180,9 +180,7 @@ def _to_dtype(block: np.ndarray, dtype: np.dtype[Any], first: int) -> np.ndarray
     if dtype == np.float16:
         top = float(np.abs(block).max(initial=0.0))
         if top > float(np.finfo(np.float16).max):
-            raise ConversionError(
-                f"corrected values reach {top:.4g}, beyond float16's 65504; use float32"
-            )
+            raise ConversionError(f"corrected values reach {top:.4g}, beyond float16's 65504; use float32")
     return block.astype(dtype)
 
 

@@ -98,9 +98,7 @@ def _sums_u8(stack: np.ndarray, total: np.ndarray, square: np.ndarray, r0: int, 
     square[r0:r1] = sq
 
 
-def sums(
-    stack: np.ndarray, *, threads: int | None = None, block: int = 16
-) -> tuple[np.ndarray, np.ndarray]:
+def sums(stack: np.ndarray, *, threads: int | None = None, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Time sum (as :func:`~mrczio.corrections.histogram.time_sum`) and sum of squares
     (float64) in one pass over the stack: each row block is read once while in cache."""
     from mrczio.corrections.histogram import sum_dtype

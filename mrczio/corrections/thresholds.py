@@ -50,9 +50,7 @@ def fit_normal_cdf(
     return NormalFit(float(mu0 + res.x[0] * scale), float(res.x[1] * scale), bool(res.success))
 
 
-def sigma_residual(
-    positions: np.ndarray, cdf: np.ndarray, fit: NormalFit
-) -> tuple[np.ndarray, np.ndarray]:
+def sigma_residual(positions: np.ndarray, cdf: np.ndarray, fit: NormalFit) -> tuple[np.ndarray, np.ndarray]:
     """``(s, r)``: model sigma values and residual r = s - ndtri(cdf), finite bins only."""
     s = (positions - fit.mu) / fit.sigma
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -96,9 +94,7 @@ def tail_thresholds(
     return t_dark, t_hot
 
 
-def logistic_weight(
-    sigma_values: np.ndarray | float, k: float, t_dark: float, t_hot: float
-) -> np.ndarray:
+def logistic_weight(sigma_values: np.ndarray | float, k: float, t_dark: float, t_hot: float) -> np.ndarray:
     """Eq. 6 with already relaxed thresholds: expit(k(s - t_dark)) * expit(-k(s - t_hot))."""
     s = np.asarray(sigma_values, dtype=np.float64)
     return np.asarray(expit(k * (s - t_dark)) * expit(-k * (s - t_hot)), dtype=np.float64)

@@ -31,9 +31,7 @@ def assert_bit_exact(actual: np.ndarray, expected: np.ndarray, what: str = "data
         )
 
 
-def write_case(
-    case: FormatCase, path: str | os.PathLike[str], data: np.ndarray, **kwargs: Any
-) -> str:
+def write_case(case: FormatCase, path: str | os.PathLike[str], data: np.ndarray, **kwargs: Any) -> str:
     """Write ``data`` with mrczio as ``case`` describes; returns the path."""
     name = os.fspath(path)
     mrczio.imwrite(name, data, format=case.format, **{**dict(case.options), **kwargs})

@@ -89,9 +89,7 @@ BUILTIN_CASES = (
     FormatCase("tiff-deflate", "tiff", ".tif", {"compression": "deflate"}),
     FormatCase("tiff-zstd", "tiff", ".tif", {"compression": "zstd"}),
     FormatCase("tiff-none", "tiff", ".tif", {"compression": "none"}),
-    FormatCase(
-        "tiff-4bit-serialem", "tiff", ".tif", {"packed4bit": "serialem"}, (COUNTING,), 15, True
-    ),
+    FormatCase("tiff-4bit-serialem", "tiff", ".tif", {"packed4bit": "serialem"}, (COUNTING,), 15, True),
     FormatCase("tiff-4bit-standard", "tiff", ".tif", {"packed4bit": "standard"}, (COUNTING,), 15),
 )
 
@@ -114,9 +112,7 @@ def sample_stack(
     if dt.kind == "f":
         data = (rng.normal(size=size) * 100).astype(dt)
         flat = data.reshape(-1)
-        specials = np.array(
-            [np.nan, np.inf, -np.inf, -0.0, np.finfo(dt).max, np.finfo(dt).min], dtype=dt
-        )
+        specials = np.array([np.nan, np.inf, -np.inf, -0.0, np.finfo(dt).max, np.finfo(dt).min], dtype=dt)
         flat[: min(len(specials), flat.size)] = specials[: flat.size]
         return data
     info = np.iinfo(dt)

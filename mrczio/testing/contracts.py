@@ -52,9 +52,7 @@ class FormatContract(_RegistryFixture):
     @pytest.fixture
     def case(self, registry: Registry) -> FormatCase:
         for case in format_cases(registry):
-            if case.format == self.format_name and (
-                self.case_id is None or case.id == self.case_id
-            ):
+            if case.format == self.format_name and (self.case_id is None or case.id == self.case_id):
                 return case
         raise LookupError(f"format {self.format_name!r} (case {self.case_id!r}) is not installed")
 
@@ -62,21 +60,15 @@ class FormatContract(_RegistryFixture):
         dtype = "uint8" if "uint8" in case.dtypes else case.dtypes[0]
         return sample_stack(dtype, shape, seed=7, max_value=case.max_value)
 
-    def _write(
-        self, case: FormatCase, registry: Registry, path: str, data: np.ndarray, **kw: Any
-    ) -> None:
-        mrczio.imwrite(
-            path, data, format=case.format, registry=registry, **{**dict(case.options), **kw}
-        )
+    def _write(self, case: FormatCase, registry: Registry, path: str, data: np.ndarray, **kw: Any) -> None:
+        mrczio.imwrite(path, data, format=case.format, registry=registry, **{**dict(case.options), **kw})
 
     def test_has_name_and_extensions(self, registry: Registry) -> None:
         fmt = registry.format(self.format_name)
         assert fmt.name == self.format_name
         assert fmt.extensions and all(ext.startswith(".") for ext in fmt.extensions)
 
-    def test_round_trip_every_held_dtype(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_round_trip_every_held_dtype(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         assert case.dtypes, f"{case.id} holds no dtype exactly"
         for dtype in case.dtypes:
             data = sample_stack(dtype, (3, 8, 10), max_value=case.max_value)
@@ -100,9 +92,7 @@ class FormatContract(_RegistryFixture):
         assert fmt.claim(bytes(range(256)) * 4, "noise.bin") == 0
         assert fmt.claim(b"\x89PNG\r\n\x1a\n" + bytes(1016), "x.png") == 0
 
-    def test_reader_is_lazy_and_indexable(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_reader_is_lazy_and_indexable(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         data = self._data(case, (4, 6, 10))
         path = case.path(tmp_path)
         self._write(case, registry, path, data)
@@ -115,17 +105,13 @@ class FormatContract(_RegistryFixture):
             with pytest.raises(IndexError):
                 reader[4]
 
-    def test_two_d_image_reads_back_two_d(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_two_d_image_reads_back_two_d(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         data = self._data(case, (6, 10))
         path = case.path(tmp_path)
         self._write(case, registry, path, data)
         assert_bit_exact(mrczio.imread(path, registry=registry), data, "2-D image")
 
-    def test_voxel_size_and_metadata(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_voxel_size_and_metadata(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         # A format that declares it stores neither must still accept both arguments.
         path = case.path(tmp_path)
         self._write(
@@ -143,9 +129,7 @@ class FormatContract(_RegistryFixture):
                 assert reader.metadata.get("dose") == 1.5
             assert len(reader.voxel_size) == 3 and isinstance(reader.metadata, dict)
 
-    def test_refuses_to_overwrite(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_refuses_to_overwrite(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         path = case.path(tmp_path)
         self._write(case, registry, path, self._data(case))
         before = Path(path).read_bytes()
@@ -153,9 +137,7 @@ class FormatContract(_RegistryFixture):
             self._write(case, registry, path, self._data(case)[:1])
         assert Path(path).read_bytes() == before
 
-    def test_failed_write_leaves_nothing(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_failed_write_leaves_nothing(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         data = self._data(case)
 
         def frames() -> Any:
@@ -166,9 +148,7 @@ class FormatContract(_RegistryFixture):
             self._write(case, registry, case.path(tmp_path), frames())
         assert os.listdir(tmp_path) == []
 
-    def test_errors_name_the_file(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_errors_name_the_file(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         path = case.path(tmp_path)
         self._write(case, registry, path, self._data(case, (3, 32, 40)))
         size = os.path.getsize(path)
@@ -181,9 +161,7 @@ class FormatContract(_RegistryFixture):
             reader.read()
         assert os.path.basename(path) in str(caught.value)
 
-    def test_unknown_option_is_refused(
-        self, tmp_path: Path, registry: Registry, case: FormatCase
-    ) -> None:
+    def test_unknown_option_is_refused(self, tmp_path: Path, registry: Registry, case: FormatCase) -> None:
         with pytest.raises(mrczio.OptionError):
             self._write(case, registry, case.path(tmp_path), self._data(case), no_such_option_xyz=1)
 

@@ -139,9 +139,7 @@ def check_tiffinfo(path: str, data: np.ndarray) -> None:
         raise AssertionError(
             "tiffinfo is not installed (Debian: libtiff-tools); .ci/install-tools installs it"
         )
-    done = subprocess.run(
-        [tool, "-D", path], capture_output=True, text=True, timeout=120, check=False
-    )
+    done = subprocess.run([tool, "-D", path], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, f"tiffinfo failed: {done.stderr[-500:]}"
     assert "error" not in done.stderr.lower(), f"tiffinfo reported: {done.stderr[-500:]}"
     pages = done.stdout.count("=== TIFF directory")

@@ -67,9 +67,7 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_error(404, "not found")
             return
         size = os.path.getsize(path)
-        span = (
-            _parse_range(range_header, size) if range_header and self.server.honour_ranges else None
-        )
+        span = _parse_range(range_header, size) if range_header and self.server.honour_ranges else None
         if span == "bad":
             self.server.log.add(self.command, self.path, range_header, 0)
             self.send_response(416)
@@ -130,9 +128,7 @@ class RangeServer:
         self._server.log = RequestLog()
         self._server.honour_ranges = honour_ranges
         self._server.timeout = 10
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="range-server", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="range-server", daemon=True)
 
     @property
     def log(self) -> RequestLog:

@@ -86,9 +86,7 @@ def load_config(path: str | None, overrides: Mapping[str, Any]) -> WatchConfig:
         raise OptionError(f"{where}unknown watch setting(s): {', '.join(unknown)}")
     for name in ("source", "dest"):
         if not values.get(name):
-            raise OptionError(
-                f"watch needs a {name} folder (argument or '{name} = ...' in the config file)"
-            )
+            raise OptionError(f"watch needs a {name} folder (argument or '{name} = ...' in the config file)")
     for name in ("movie_patterns", "sidecar_patterns"):
         if name in values:
             values[name] = tuple(str(p) for p in values[name])

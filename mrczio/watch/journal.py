@@ -79,9 +79,7 @@ class Journal:
         except BlockingIOError:
             os.close(self._lock_fd)
             self._lock_fd = -1
-            raise WatchLockedError(
-                f"{lock_path}: another mrczio watch is using this journal"
-            ) from None
+            raise WatchLockedError(f"{lock_path}: another mrczio watch is using this journal") from None
 
     def _load_lines(self) -> list[dict[str, Any]]:
         """Parse every complete line; cut a trailing partial line left by a kill."""
@@ -98,9 +96,7 @@ class Journal:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                raise FormatError(
-                    self.path, f"line {number} is not JSON; fix or move the journal"
-                ) from None
+                raise FormatError(self.path, f"line {number} is not JSON; fix or move the journal") from None
         return records
 
     def _replay(self, records: list[dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ exist yet. Everything in staging is unfinished by definition and is removed at s
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -70,10 +71,8 @@ class Staging:
         return os.path.join(self.path, secrets.token_hex(8) + suffix)
 
     def discard(self, path: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def publish(staged: str, final: str, *, replace: bool = False) -> None:

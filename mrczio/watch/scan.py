@@ -26,9 +26,7 @@ class Entry:
         return (self.size, self.mtime_ns)
 
 
-def classify(
-    name: str, movie_patterns: tuple[str, ...], sidecar_patterns: tuple[str, ...]
-) -> Kind | None:
+def classify(name: str, movie_patterns: tuple[str, ...], sidecar_patterns: tuple[str, ...]) -> Kind | None:
     """``"sidecar"``, ``"movie"`` or None (ignored); patterns are case-insensitive."""
     lowered = name.lower()
     if any(fnmatch.fnmatchcase(lowered, p.lower()) for p in sidecar_patterns):

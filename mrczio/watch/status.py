@@ -33,8 +33,7 @@ class StatusLine:
             return
         text = (
             f"watch: {counts.compressed} compressed, {counts.copied} sidecars, {counts.deleted} deleted, "
-            f"{counts.waiting} waiting, {counts.failed} failed"
-            + (f" | {counts.last}" if counts.last else "")
+            f"{counts.waiting} waiting, {counts.failed} failed" + (f" | {counts.last}" if counts.last else "")
         )
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()

@@ -151,9 +151,7 @@ class Watcher:
                 self._delete_source(entry, done)
             return True
         if done is not None and entry.kind == "movie":
-            self._tell(
-                entry, "changed", "%s: changed after it was compressed; left alone, output kept"
-            )
+            self._tell(entry, "changed", "%s: changed after it was compressed; left alone, output kept")
             return True
         failed = state.failed
         return failed is not None and (failed["size"], failed["mtime_ns"]) == entry.signature
@@ -164,25 +162,19 @@ class Watcher:
                 return self._copy_sidecar(entry)
             return self._compress_movie(entry)
         except _SourceChanged:
-            self._journal.record(
-                "abandoned", entry.rel, reason="source changed while it was processed"
-            )
+            self._journal.record("abandoned", entry.rel, reason="source changed while it was processed")
             self.tracker.restart(entry.rel)
             return Outcome.RETRY
-        except Exception as exc:  # noqa: BLE001 - one file's failure never stops the watcher
+        except Exception as exc:
             key = (entry.rel, entry.signature)
             self._attempts[key] = self._attempts.get(key, 0) + 1
             if is_retryable(exc) and self._attempts[key] <= self.config.retries:
-                log.warning(
-                    "%s: attempt %d failed (%s); will retry", entry.rel, self._attempts[key], exc
-                )
+                log.warning("%s: attempt %d failed (%s); will retry", entry.rel, self._attempts[key], exc)
                 return Outcome.RETRY
             return self._fail(entry, f"{type(exc).__name__}: {exc}")
 
     def _fail(self, entry: Entry, error: str) -> Outcome:
-        self._journal.record(
-            "failed", entry.rel, size=entry.size, mtime_ns=entry.mtime_ns, error=error
-        )
+        self._journal.record("failed", entry.rel, size=entry.size, mtime_ns=entry.mtime_ns, error=error)
         self.counts.failed += 1
         log.error("%s: %s", entry.rel, error)
         return Outcome.FAILED
@@ -207,9 +199,7 @@ class Watcher:
         if os.path.lexists(output):
             return self._adopt(entry, output)
         out_rel = os.path.relpath(output, self.config.dest).replace(os.sep, "/")
-        self._journal.record(
-            "start", entry.rel, output=out_rel, size=entry.size, mtime_ns=entry.mtime_ns
-        )
+        self._journal.record("start", entry.rel, output=out_rel, size=entry.size, mtime_ns=entry.mtime_ns)
         started = time.monotonic()
         staged = self.staging.new_path(self.config.suffix)
         try:
@@ -265,9 +255,7 @@ class Watcher:
             adopted=adopted,
         )  # fmt: skip
         self.counts.compressed += 1
-        self.counts.last = (
-            f"{entry.rel} {entry.size / max(record['bytes_out'], 1):.2f}x {seconds:.1f} s"
-        )
+        self.counts.last = f"{entry.rel} {entry.size / max(record['bytes_out'], 1):.2f}x {seconds:.1f} s"
         log.info(
             "%s -> %s verified (%s)%s",
             entry.rel,
@@ -291,9 +279,7 @@ class Watcher:
         except FileNotFoundError:
             current = None
         if current != done["sha256"]:
-            self._tell(
-                entry, "keep", "%s: verified output %s is missing or changed; source kept", output
-            )
+            self._tell(entry, "keep", "%s: verified output %s is missing or changed; source kept", output)
             return
         self._journal.record("deleting", entry.rel, output=done["output"])
         remove_source(entry.path)

@@ -54,7 +54,6 @@ _SHUFFLES = {"none": 0, "shuffle": 1, "bitshuffle": 2}
 _EXPECTED_FORMAT = {"blosclz": 0, "lz4": 1, "lz4hc": 1, "zlib": 3, "zstd": 4}
 
 
-
 @functools.cache
 def _blosc() -> ModuleType:
     """python-blosc, imported on first compression (reading plain MRC never needs it)."""
@@ -185,7 +184,9 @@ def _blosc1_compress(
     """One blosc1 chunk made by python-blosc (GIL released, see :class:`_GlobalSettingsGate`)."""
     address = frame.__array_interface__["data"][0]
     with _without_blosc_environment(), _gate.use(threads, blocksize):
-        chunk: bytes = _blosc().compress_ptr(address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname)
+        chunk: bytes = _blosc().compress_ptr(
+            address, frame.size, frame.dtype.itemsize, level, _SHUFFLES[shuffle], cname
+        )
     return chunk
 
 
@@ -258,9 +259,7 @@ class BloscCodec(FrameCodec):
         if header.flags & 0x02:  # stored uncompressed: no codec recorded
             return
         if header.blosc_format == 1 and header.flags >> 5 != _EXPECTED_FORMAT[self.name]:
-            raise CodecError(
-                f"blosc wrote a {header.codec_format} chunk although {self.name} was requested"
-            )
+            raise CodecError(f"blosc wrote a {header.codec_format} chunk although {self.name} was requested")
 
     def decode_into(self, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
         decode_blosc_chunk(chunk, out, threads)

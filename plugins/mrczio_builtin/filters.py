@@ -113,9 +113,7 @@ class OutliersFilter(CorrectionFilter):
         forced = _forced(params, metadata)
         scale = params.pop("scale", None)
         settings = self.settings(**params)
-        return detect_outliers(
-            _frames(stack), settings, forced=forced, scale=scale, threads=threads
-        )
+        return detect_outliers(_frames(stack), settings, forced=forced, scale=scale, threads=threads)
 
     def apply(
         self,
@@ -227,9 +225,7 @@ class KomaFilter(CorrectionFilter):
         if reference is None and neighbors is not None:
             reference = self.reference_from(neighbors)
         if reference is None:
-            raise OptionError(
-                "koma filter: needs 'reference', 'neighbors' or metadata 'koma_reference'"
-            )
+            raise OptionError("koma filter: needs 'reference', 'neighbors' or metadata 'koma_reference'")
         from mrczio.corrections import koma as koma_mod
 
         out = koma_mod.apply_reference(stack, reference, mode)

@@ -74,9 +74,7 @@ class MsgpackSerializer(MetadataSerializer):
         try:
             # unpackb bounds every container by the input length, so a lying size
             # cannot make it allocate more than the stored bytes imply.
-            value = msgpack.unpackb(
-                bytes(data), ext_hook=_unpack_ext, raw=False, strict_map_key=False
-            )
+            value = msgpack.unpackb(bytes(data), ext_hook=_unpack_ext, raw=False, strict_map_key=False)
         except Exception as exc:  # msgpack raises several unrelated exception types
             raise MetadataError(f"msgpack metadata is damaged: {exc}") from exc
         if not isinstance(value, dict):

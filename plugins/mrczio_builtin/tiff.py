@@ -90,8 +90,7 @@ PACKINGS = {
 def is_packed_size(width: int, height: int) -> bool:
     """True for the stored (half-width) K2/K3 sizes IMOD and RELION unpack as 4-bit."""
     return any(
-        (abs(width - a) <= 2 and abs(height - b) <= 2)
-        or (abs(width - b) <= 2 and abs(height - a) <= 2)
+        (abs(width - a) <= 2 and abs(height - b) <= 2) or (abs(width - b) <= 2 and abs(height - a) <= 2)
         for a, b in IMOD_PACKED_SIZES
     )
 
@@ -216,9 +215,7 @@ class TiffReader(StackReader):
         except MrczioError:
             raise
         except Exception as exc:  # tifffile raises many kinds for damaged or unsupported pages
-            raise CorruptFrameError(
-                self.path, f"page {k} could not be decoded: {exc}", frame=k
-            ) from exc
+            raise CorruptFrameError(self.path, f"page {k} could not be decoded: {exc}", frame=k) from exc
         if self._packing == "serialem":
             ny, nx = self.frame_shape
             data = unpack_nibbles(data.reshape(1, -1), ny, nx)[0]
@@ -241,9 +238,7 @@ class TiffReader(StackReader):
                 f"page {k} is {page.shape} {page.dtype}, unlike page 0 ({self._page_shape} {self._page_dtype})",
                 frame=k,
             )
-        end = max(
-            (o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0
-        )
+        end = max((o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
         if end > self._size:
             raise TruncatedFileError(
                 self.path, f"page {k} needs bytes up to {end} but the file has {self._size} bytes"
@@ -293,18 +288,14 @@ class TiffStackWriter(StackWriter):
 
     def _check_data(self, request: WriteRequest) -> None:
         if self._packing and self.dtype != np.uint8:
-            raise ConversionError(
-                f"{self.path}: 4-bit TIFF stores uint8 values 0..15, not {self.dtype}"
-            )
+            raise ConversionError(f"{self.path}: 4-bit TIFF stores uint8 values 0..15, not {self.dtype}")
         if self._packing == "serialem" and self.frame_shape[1] % 2:
             raise ConversionError(
                 f"{self.path}: SerialEM's packed 4-bit TIFF needs an even width, not {self.frame_shape[1]}; "
                 "use packed4bit='standard' or an 8-bit TIFF"
             )
         if request.options.get("metadata_format", "json") != "json":
-            raise OptionError(
-                f"{self.path}: TIFF keeps metadata as JSON only (metadata_format='json')"
-            )
+            raise OptionError(f"{self.path}: TIFF keeps metadata as JSON only (metadata_format='json')")
 
     def _write_block(self, block: np.ndarray) -> None:
         if self._packing:
@@ -362,21 +353,15 @@ class TiffStackWriter(StackWriter):
 def _packing(options: Mapping[str, Any]) -> str | None:
     value = options.get("packed4bit")
     if value not in PACKINGS:
-        raise OptionError(
-            f"packed4bit must be True, 'serialem', 'standard' or False, not {value!r}"
-        )
+        raise OptionError(f"packed4bit must be True, 'serialem', 'standard' or False, not {value!r}")
     return PACKINGS[value]
 
 
-def _compression(
-    options: Mapping[str, Any], packing: str | None
-) -> tuple[Any, dict[str, Any] | None]:
+def _compression(options: Mapping[str, Any], packing: str | None) -> tuple[Any, dict[str, Any] | None]:
     asked = options.get("compression")
     name = str(asked if asked is not None else ("none" if packing == "standard" else "lzw")).lower()
     if name not in COMPRESSIONS:
-        raise OptionError(
-            f"TIFF compression must be one of {', '.join(COMPRESSIONS)}, not {name!r}"
-        )
+        raise OptionError(f"TIFF compression must be one of {', '.join(COMPRESSIONS)}, not {name!r}")
     if packing == "standard" and name != "none":
         raise OptionError("packed4bit='standard' (BitsPerSample 4) is written uncompressed only")
     level = options.get("level")
@@ -417,9 +402,7 @@ def _wants_bigtiff(request: WriteRequest) -> bool:
 class TiffFormat(FileFormat):
     name = "tiff"
     extensions = (".tif", ".tiff")
-    description = (
-        "multi-page TIFF, one page per frame (LZW by default), rows flipped as IMOD/RELION do"
-    )
+    description = "multi-page TIFF, one page per frame (LZW by default), rows flipped as IMOD/RELION do"
 
     def claim(self, head: bytes, path: str) -> float:
         return 0.9 if head[:4] in TIFF_MAGICS else 0.0
@@ -433,7 +416,8 @@ class TiffFormat(FileFormat):
         unknown = sorted(set(request.options) - WRITE_OPTIONS)
         if unknown:
             raise OptionError(
-                f"format 'tiff' does not take option(s) {', '.join(unknown)}; it takes: {', '.join(sorted(WRITE_OPTIONS))}"
+                f"format 'tiff' does not take option(s) {', '.join(unknown)}; "
+                f"it takes: {', '.join(sorted(WRITE_OPTIONS))}"
             )
         return TiffStackWriter(request)
 

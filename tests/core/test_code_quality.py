@@ -26,3 +26,16 @@ def test_mypy_strict_is_clean() -> None:
 def test_ruff_is_clean() -> None:
     result = run("ruff", "check", *SOURCES)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    """The code is laid out by ``ruff format`` (the pre-commit hook runs it too)."""
+    result = run("ruff", "format", "--check", *SOURCES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pre_commit_runs_the_same_checks() -> None:
+    """.pre-commit-config.yaml runs what these tests run, with the same tools."""
+    config = (ROOT / ".pre-commit-config.yaml").read_text()
+    for command in ("ruff check", "ruff format --check", "mypy mrczio plugins/mrczio_builtin"):
+        assert command in config, command

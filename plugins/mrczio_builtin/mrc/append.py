@@ -111,7 +111,10 @@ class MrcAppender(StackWriter):
         self.frame_shape, self.dtype = layout.frame_shape, layout.dtype
         codec = self._codec(registry, layout, options)
         if codec is None:
-            self._base_frames, self._data_end = layout.nz, layout.data_offset + layout.nz * layout.section_nbytes
+            self._base_frames, self._data_end = (
+                layout.nz,
+                layout.data_offset + layout.nz * layout.section_nbytes,
+            )
         else:
             spans = walk_chunks(source, layout, permissive=False)
             self._base_frames, self._data_end = len(spans), data_end(layout, spans)
@@ -151,7 +154,8 @@ class MrcAppender(StackWriter):
         codec = registry.codec_for_id(layout.compressor_id)
         if codec is None:
             raise UnknownCodecError(
-                layout.compressor_id, f"{layout.path}: no installed codec writes compressor id {layout.compressor_id}"
+                layout.compressor_id,
+                f"{layout.path}: no installed codec writes compressor id {layout.compressor_id}",
             )
         configured, rest = codec_from_options(registry, {**options, "codec": codec.name}, COMMON_OPTIONS)
         check_options(f"{layout.path} (append)", rest, WRITER_CODEC_OPTIONS | APPEND_OPTIONS, configured)
@@ -170,7 +174,11 @@ class MrcAppender(StackWriter):
 
     def _save_tail(self, source: HandleSource) -> None:
         """Write what follows the data to the journal (fsynced) before overwriting it."""
-        tail = source.read_at(self._data_end, source.size - self._data_end) if source.size > self._data_end else b""
+        tail = (
+            source.read_at(self._data_end, source.size - self._data_end)
+            if source.size > self._data_end
+            else b""
+        )
         self._journal = journal_path(self.path)
         fd = os.open(self._journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

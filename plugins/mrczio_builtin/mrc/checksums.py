@@ -110,7 +110,9 @@ def read_block(source: ByteSource, data_offset: int) -> ChecksumBlock | None:
     raw = source.read_at(start, length - TRAILER.size, what="checksum block")
     magic, version, algorithm, frames, hcrc, hbytes, mcrc, mbytes = _HEAD.unpack_from(raw)
     if magic != MAGIC or version != VERSION or algorithm != CRC32C:
-        raise ChecksumError(source.path, f"checksum block has unknown version {version} or algorithm {algorithm}")
+        raise ChecksumError(
+            source.path, f"checksum block has unknown version {version} or algorithm {algorithm}"
+        )
     if frames > MAX_FRAMES or len(raw) != block_size(frames) - TRAILER.size:
         raise ChecksumError(source.path, f"checksum block of {len(raw)} bytes cannot list {frames} frames")
     if crc(raw[: -_CRC.size]) != _CRC.unpack_from(raw, len(raw) - _CRC.size)[0]:

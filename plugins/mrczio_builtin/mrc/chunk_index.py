@@ -60,7 +60,11 @@ def indexed_spans(layout: MrcLayout) -> list[Span]:
     entries = layout.checksums.entries
     position = layout.data_offset
     for k, entry in enumerate(entries):
-        if entry.offset != position or entry.length < CHUNK_HEADER_SIZE or entry.offset + entry.length > layout.data_limit:
+        if (
+            entry.offset != position
+            or entry.length < CHUNK_HEADER_SIZE
+            or entry.offset + entry.length > layout.data_limit
+        ):
             raise FormatError(layout.path, f"the chunk index entry of frame {k} does not fit the data region")
         position += entry.length
     if position != layout.data_limit or len(entries) != layout.nz:

@@ -40,7 +40,13 @@ class MrczReader(MrcLayoutReader):
     """Random-access reader over the chunk chain of an MRCZ file."""
 
     def __init__(
-        self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True, threads: int = 0
+        self,
+        path: str,
+        registry: Registry,
+        *,
+        permissive: bool = False,
+        verify: bool = True,
+        threads: int = 0,
     ) -> None:
         self._file = open_positional(path)
         self._registry = registry
@@ -93,7 +99,8 @@ class MrczReader(MrcLayoutReader):
         self._file.readinto_at(offset, view, what=f"chunk of frame {k}")
         if self._crcs is not None and crc(view) != self._crcs[k]:
             raise ChecksumError(
-                self.path, f"frame {k}: its {length}-byte chunk does not match its checksum (the file is damaged)",
+                self.path,
+                f"frame {k}: its {length}-byte chunk does not match its checksum (the file is damaged)",
                 frame=k,
             )
         return view
@@ -107,7 +114,9 @@ class MrczReader(MrcLayoutReader):
         except FormatError:
             raise
         except Exception as exc:
-            raise CorruptFrameError(self.path, f"frame {k}: its chunk could not be decoded: {exc}", frame=k) from exc
+            raise CorruptFrameError(
+                self.path, f"frame {k}: its chunk could not be decoded: {exc}", frame=k
+            ) from exc
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
         """Decode frames in parallel, one frame per helper thread with one codec thread

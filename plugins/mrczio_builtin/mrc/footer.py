@@ -45,7 +45,6 @@ def read_footer(
     return serializer, source.read_at(start, length, what="metadata footer"), start
 
 
-
 def footer_exttyp(source: ByteSource, end: int | None = None) -> bytes | None:
     """The EXTTYP recorded in a footer trailer ending at ``end``, or None without one."""
     end = source.size if end is None else end

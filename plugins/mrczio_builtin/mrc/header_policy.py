@@ -157,7 +157,9 @@ class NewFile:
     packed_bytes: int
 
 
-def build_header(opts: HeaderOptions, new: NewFile, stats: tuple[float, float, float, float] | None) -> np.ndarray:
+def build_header(
+    opts: HeaderOptions, new: NewFile, stats: tuple[float, float, float, float] | None
+) -> np.ndarray:
     """The 1024-byte header of a newly written file."""
     header = mrc.new_header(opts.byteorder)
     ny, nx = new.frame_shape
@@ -208,7 +210,9 @@ def _fresh_geometry(header: np.ndarray, opts: HeaderOptions, new: NewFile) -> No
     header["mx"], header["my"] = nx, ny
     # python-mrcz reads MZ as "slices per frame"; 0 = one monolithic array
     header["mz"] = 0 if compressed else (max(new.nz, 1) if volume else 1)
-    voxel = new.voxel_size or (mrc.voxel_size(opts.template) if opts.template is not None else (0.0, 0.0, 0.0))
+    voxel = new.voxel_size or (
+        mrc.voxel_size(opts.template) if opts.template is not None else (0.0, 0.0, 0.0)
+    )
     header["cella"] = (voxel[0] * nx, voxel[1] * ny, voxel[2] * (new.nz if compressed else int(header["mz"])))
     header["gain"] = 1.0
 
@@ -230,7 +234,10 @@ def _carry(header: np.ndarray, template: np.ndarray, new: NewFile) -> None:
 
 
 def _same_voxel(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
-    return all(np.float32(x) == np.float32(y) or abs(x - y) <= 1e-6 * max(abs(x), abs(y)) for x, y in zip(a, b, strict=True))
+    return all(
+        np.float32(x) == np.float32(y) or abs(x - y) <= 1e-6 * max(abs(x), abs(y))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def _apply_given(header: np.ndarray, opts: HeaderOptions) -> None:

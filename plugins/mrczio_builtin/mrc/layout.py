@@ -85,7 +85,9 @@ class MrcLayout:
         return (n_frames, self.ny, self.nx)
 
 
-def read_layout(source: ByteSource, registry: Registry, *, permissive: bool, verify: bool = True) -> MrcLayout:
+def read_layout(
+    source: ByteSource, registry: Registry, *, permissive: bool, verify: bool = True
+) -> MrcLayout:
     """Read and check everything before the pixels. With ``verify``, the header, the
     extended header and the metadata are checked against the checksum block."""
     path = source.path
@@ -108,7 +110,12 @@ def read_layout(source: ByteSource, registry: Registry, *, permissive: bool, ver
     if block is not None and block.data_end < data_offset:
         raise FormatError(path, "the checksum block overlaps the extended header")
     if block is None and find_damaged_block(source, int(header["nz"]), data_offset):
-        complain(path, "the checksum block at the end of the file is truncated or damaged", permissive, ChecksumError)
+        complain(
+            path,
+            "the checksum block at the end of the file is truncated or damaged",
+            permissive,
+            ChecksumError,
+        )
     end = block.start if block is not None else source.size
     extended = source.read_at(mrc.HEADER_SIZE, nsymbt, what="extended header")
     exttyp = bytes(header["exttyp"].item())

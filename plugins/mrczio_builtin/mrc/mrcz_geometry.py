@@ -11,6 +11,7 @@ derive them from that header (:func:`derived`), are kept in the metadata under
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,7 @@ def geometry_header(header: np.ndarray, record: Any) -> np.ndarray:
     mz, cella = derived(header)
     restored["mz"], restored["cella"] = mz, cella
     if isinstance(record, dict):
-        try:
+        # a damaged record: keep what the header itself says
+        with contextlib.suppress(TypeError, ValueError):
             mrc.apply_record(restored, {k: record[k] for k in ("mz", "cella") if k in record})
-        except (TypeError, ValueError):
-            pass  # a damaged record: keep what the header itself says
     return restored

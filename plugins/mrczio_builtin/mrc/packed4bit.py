@@ -128,11 +128,7 @@ class Packed4BitMode(PixelMode):
     def clip(frames: np.ndarray) -> tuple[np.ndarray, int]:
         """(frames with values above 15 set to 15, how many were changed)."""
         over, _ = count_above(frames)
-        return (
-            (np.minimum(frames, MAX_4BIT).astype(frames.dtype, copy=False), over)
-            if over
-            else (frames, 0)
-        )
+        return (np.minimum(frames, MAX_4BIT).astype(frames.dtype, copy=False), over) if over else (frames, 0)
 
 
 def imod_mode0_packed(header: np.ndarray) -> bool:

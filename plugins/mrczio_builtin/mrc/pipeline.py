@@ -11,6 +11,7 @@ queued frame before returning, so no frame outlives the ``write()`` call that pa
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -73,10 +74,8 @@ class CompressionPipeline:
     def _cancel_rest(self) -> None:
         for other in self._pending:
             other.cancel()
-            try:
+            with contextlib.suppress(CancelledError):
                 other.exception()  # wait: the frames must not be touched after we return
-            except CancelledError:
-                pass
         self._pending.clear()
 
     def close(self, *, raise_errors: bool = True) -> None:

@@ -25,13 +25,17 @@ from mrczio_builtin.mrc.reader_base import MrcLayoutReader
 class MrcReader(MrcLayoutReader):
     """Reads sections straight from the file into the output array."""
 
-    def __init__(self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True) -> None:
+    def __init__(
+        self, path: str, registry: Registry, *, permissive: bool = False, verify: bool = True
+    ) -> None:
         self._file = open_positional(path)
         try:
             layout = read_layout(self._file, registry, permissive=permissive, verify=verify)
             self._crcs = frame_crcs(layout) if verify else None
             if self._crcs is not None and len(self._crcs) != layout.nz:
-                raise FormatError(path, f"the checksum block lists {len(self._crcs)} sections, the header {layout.nz}")
+                raise FormatError(
+                    path, f"the checksum block lists {len(self._crcs)} sections, the header {layout.nz}"
+                )
             if layout.compressor_id:
                 raise FormatError(path, f"is compressed (MODE {int(layout.header['mode'])}); read it as MRCZ")
             self._adopt(layout, "mrc", self._count_frames(layout, permissive))
@@ -76,7 +80,9 @@ class MrcReader(MrcLayoutReader):
             return
         for k, section in enumerate(stored.reshape(len(stored), -1), start):
             if crc(section.view(np.uint8).data) != self._crcs[k]:
-                raise ChecksumError(self.path, f"section {k} does not match its checksum (the file is damaged)", frame=k)
+                raise ChecksumError(
+                    self.path, f"section {k} does not match its checksum (the file is damaged)", frame=k
+                )
 
     def close(self) -> None:
         self._file.close()

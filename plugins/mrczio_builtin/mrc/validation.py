@@ -67,13 +67,22 @@ def _identity_findings(header: np.ndarray) -> list[Finding]:
     """Map ID, machine stamp and pixel mode."""
     found = []
     if bytes(header["map"]) != b"MAP ":
-        found.append(_finding("map", f"map ID (bytes 208-211) is {bytes(header['map'])!r}, should be b'MAP '"))
+        found.append(
+            _finding("map", f"map ID (bytes 208-211) is {bytes(header['map'])!r}, should be b'MAP '")
+        )
     stamp = bytes(header["machst"])
     if tuple(stamp[:2]) not in VALID_STAMPS:
-        found.append(_finding("machine-stamp", f"machine stamp 0x{stamp.hex()} is none of 0x44440000, 0x44410000, 0x11110000"))
+        found.append(
+            _finding(
+                "machine-stamp",
+                f"machine stamp 0x{stamp.hex()} is none of 0x44440000, 0x44410000, 0x11110000",
+            )
+        )
     mode = mrc.split_mode(header)[1]
     if mode not in MRC2014_MODES:
-        found.append(_finding("mode", f"MODE {mode} is not an MRC2014 mode ({', '.join(map(str, MRC2014_MODES))})"))
+        found.append(
+            _finding("mode", f"MODE {mode} is not an MRC2014 mode ({', '.join(map(str, MRC2014_MODES))})")
+        )
     return found
 
 
@@ -99,11 +108,17 @@ def _space_group_findings(header: np.ndarray) -> list[Finding]:
     ispg, nz, mz = (int(header[k]) for k in ("ispg", "nz", "mz"))
     if 401 <= ispg <= 630:
         if mz == 0:
-            return [_finding("volume-stack", f"volume stack (ISPG {ispg}) with MZ 0: the volume depth is unknown")]
+            return [
+                _finding("volume-stack", f"volume stack (ISPG {ispg}) with MZ 0: the volume depth is unknown")
+            ]
         if nz % mz:
-            return [_finding("volume-stack", f"volume stack (ISPG {ispg}): NZ {nz} is not a multiple of MZ {mz}")]
+            return [
+                _finding("volume-stack", f"volume stack (ISPG {ispg}): NZ {nz} is not a multiple of MZ {mz}")
+            ]
     elif ispg > 230:
-        message = f"ISPG {ispg} is outside MRC2014's ranges (0 image stack, 1-230 volume, 401-630 volume stack)"
+        message = (
+            f"ISPG {ispg} is outside MRC2014's ranges (0 image stack, 1-230 volume, 401-630 volume stack)"
+        )
         return [_finding("ispg", message, "warning")]
     return []
 
@@ -124,12 +139,18 @@ def _label_findings(header: np.ndarray) -> list[Finding]:
 def _version_findings(header: np.ndarray, exttyp_status: Severity | None) -> list[Finding]:
     found = []
     if int(header["nversion"]) not in (20140, 20141):
-        found.append(_finding("nversion", f"NVERSION is {int(header['nversion'])}, not 20140 or 20141 (MRC2014)"))
+        found.append(
+            _finding("nversion", f"NVERSION is {int(header['nversion'])}, not 20140 or 20141 (MRC2014)")
+        )
     nsymbt, exttyp = int(header["nsymbt"]), bytes(header["exttyp"].item())
     if nsymbt > 0 and exttyp_status == "error":
-        found.append(_finding("exttyp", f"extended header of {nsymbt} bytes has an unknown type: EXTTYP {exttyp!r}"))
+        found.append(
+            _finding("exttyp", f"extended header of {nsymbt} bytes has an unknown type: EXTTYP {exttyp!r}")
+        )
     elif nsymbt > 0 and exttyp_status == "warning":
-        message = f"EXTTYP {exttyp!r} (mrczio/python-mrcz metadata) is not an MRC2014 type; mrcfile rejects it"
+        message = (
+            f"EXTTYP {exttyp!r} (mrczio/python-mrcz metadata) is not an MRC2014 type; mrcfile rejects it"
+        )
         found.append(_finding("exttyp", message, "warning"))
     return found
 
@@ -172,7 +193,10 @@ def _size_findings(reader: MrcLayoutReader) -> list[Finding]:
         if actual != expected:
             return [_finding("size", f"data region is {actual} bytes, the header implies {expected}")]
         if layout.metadata_location == "footer":
-            message = f"metadata footer after the data (byte {actual + layout.data_offset} on); mrcfile reports the file as larger than expected"
+            message = (
+                f"metadata footer after the data (byte {actual + layout.data_offset} on); "
+                "mrcfile reports the file as larger than expected"
+            )
             return [_finding("footer", message, "warning")]
         return []
     return _chunk_findings(reader)
@@ -186,10 +210,20 @@ def _chunk_findings(reader: MrcLayoutReader) -> list[Finding]:
     declared = int(layout.header["packed_bytes"])
     found = []
     if declared == 0 and total:
-        found.append(_finding("packed-bytes", f"PACKED_BYTES is 0 (not recorded); the chunks total {total} bytes", "warning"))
+        found.append(
+            _finding(
+                "packed-bytes", f"PACKED_BYTES is 0 (not recorded); the chunks total {total} bytes", "warning"
+            )
+        )
     elif declared != total:
-        found.append(_finding("packed-bytes", f"PACKED_BYTES is {declared} but the {len(spans)} chunks total {total} bytes"))
+        found.append(
+            _finding(
+                "packed-bytes", f"PACKED_BYTES is {declared} but the {len(spans)} chunks total {total} bytes"
+            )
+        )
     end = data_end(layout, spans)
     if end != layout.data_limit:
-        found.append(_finding("size", f"{layout.data_limit - end} unexplained bytes after the last chunk (byte {end})"))
+        found.append(
+            _finding("size", f"{layout.data_limit - end} unexplained bytes after the last chunk (byte {end})")
+        )
     return found
