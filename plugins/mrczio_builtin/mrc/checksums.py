@@ -23,6 +23,7 @@ import struct
 from dataclasses import dataclass
 
 import crc32c
+import numpy as np
 
 from mrczio.byte_source import ByteSource
 from mrczio.errors import ChecksumError, FormatError
@@ -53,23 +54,40 @@ class Entry:
     crc: int
 
 
+#: One index entry as stored: offset u64, length u64, crc u32 (little-endian, packed).
+ENTRY_DTYPE = np.dtype([("offset", "<u8"), ("length", "<u8"), ("crc", "<u4")])
+
+
 @dataclass(frozen=True)
 class ChecksumBlock:
-    """What the block says about its file."""
+    """What the block says about its file. ``table`` holds the index as one structured
+    array (parsed without a Python loop, so opening costs the same for any frame count);
+    ``entries`` gives it as :class:`Entry` objects for writers."""
 
     header_crc: int
     header_bytes: int
     middle_crc: int
     middle_bytes: int
-    entries: tuple[Entry, ...]
+    table: np.ndarray
     start: int  # where the block begins in the file
+
+    @classmethod
+    def from_entries(
+        cls, header: tuple[int, int], middle: tuple[int, int], entries: list[Entry], start: int
+    ) -> ChecksumBlock:
+        table = np.array([(e.offset, e.length, e.crc) for e in entries], dtype=ENTRY_DTYPE)
+        return cls(header[0], header[1], middle[0], middle[1], table, start)
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [Entry(int(o), int(n), int(c)) for o, n, c in self.table.tolist()]
 
     def encode(self) -> bytes:
         head = _HEAD.pack(
-            MAGIC, VERSION, CRC32C, len(self.entries), self.header_crc, self.header_bytes,
+            MAGIC, VERSION, CRC32C, len(self.table), self.header_crc, self.header_bytes,
             self.middle_crc, self.middle_bytes,
         )  # fmt: skip
-        body = head + b"".join(_ENTRY.pack(e.offset, e.length, e.crc) for e in self.entries)
+        body = head + np.ascontiguousarray(self.table, dtype=ENTRY_DTYPE).tobytes()
         body += _CRC.pack(crc(body))
         return body + TRAILER.pack(len(body) + TRAILER.size, TRAILER_MAGIC)
 
@@ -117,8 +135,8 @@ def read_block(source: ByteSource, data_offset: int) -> ChecksumBlock | None:
         raise ChecksumError(source.path, f"checksum block of {len(raw)} bytes cannot list {frames} frames")
     if crc(raw[: -_CRC.size]) != _CRC.unpack_from(raw, len(raw) - _CRC.size)[0]:
         raise ChecksumError(source.path, "the checksum block itself is damaged (its CRC does not match)")
-    entries = tuple(Entry(*_ENTRY.unpack_from(raw, _HEAD.size + k * _ENTRY.size)) for k in range(frames))
-    return ChecksumBlock(hcrc, hbytes, mcrc, mbytes, entries, start)
+    table = np.frombuffer(raw, dtype=ENTRY_DTYPE, count=frames, offset=_HEAD.size)
+    return ChecksumBlock(hcrc, hbytes, mcrc, mbytes, table, start)
 
 
 def _block_starts_at(source: ByteSource, start: int) -> bool:

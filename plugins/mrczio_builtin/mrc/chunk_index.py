@@ -8,6 +8,10 @@ data region before trusting it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from mrczio.byte_source import ByteSource
 from mrczio.chunks import CHUNK_HEADER_SIZE, ChunkHeader
 from mrczio.errors import CorruptFrameError, FormatError, TruncatedFileError
@@ -17,7 +21,7 @@ from mrczio_builtin.mrc.problems import complain
 Span = tuple[int, int]
 
 
-def walk_chunks(source: ByteSource, layout: MrcLayout, *, permissive: bool) -> list[Span]:
+def walk_chunks(source: ByteSource, layout: MrcLayout, *, permissive: bool) -> Sequence[Span] | np.ndarray:
     """(offset, length) of every frame's chunk, in frame order.
 
     A chunk that is damaged or runs past the data region ends the walk: an error, or in
@@ -48,33 +52,33 @@ def _chunk_at(source: ByteSource, layout: MrcLayout, position: int) -> tuple[Chu
     return header, header.problem(layout.section_nbytes, layout.data_limit - position)
 
 
-def data_end(layout: MrcLayout, spans: list[Span]) -> int:
+def data_end(layout: MrcLayout, spans: Sequence[Span] | np.ndarray) -> int:
     """The byte offset just after the last frame's chunk."""
-    return spans[-1][0] + spans[-1][1] if spans else layout.data_offset
+    return int(spans[-1][0]) + int(spans[-1][1]) if len(spans) else layout.data_offset
 
 
-def indexed_spans(layout: MrcLayout) -> list[Span]:
-    """The spans the checksum block lists, checked to tile the data region exactly: one
-    read at open instead of one per frame."""
+def indexed_spans(layout: MrcLayout) -> np.ndarray:
+    """The (offset, length) rows the checksum block lists, checked to tile the data
+    region exactly: one read at open instead of one per frame, and no Python loop."""
     assert layout.checksums is not None
-    entries = layout.checksums.entries
-    position = layout.data_offset
-    for k, entry in enumerate(entries):
-        if (
-            entry.offset != position
-            or entry.length < CHUNK_HEADER_SIZE
-            or entry.offset + entry.length > layout.data_limit
-        ):
-            raise FormatError(layout.path, f"the chunk index entry of frame {k} does not fit the data region")
-        position += entry.length
-    if position != layout.data_limit or len(entries) != layout.nz:
+    table = layout.checksums.table
+    offsets, lengths = table["offset"].astype(np.int64), table["length"].astype(np.int64)
+    ends = offsets + lengths
+    tiled = len(table) == 0 or (
+        offsets[0] == layout.data_offset
+        and bool(np.all(offsets[1:] == ends[:-1]))
+        and bool(np.all(lengths >= CHUNK_HEADER_SIZE))
+    )
+    end = int(ends[-1]) if len(table) else layout.data_offset
+    if not tiled or end != layout.data_limit or len(table) != layout.nz:
         raise FormatError(
-            layout.path, f"the chunk index lists {len(entries)} frames ending at byte {position}; the header says "
+            layout.path,
+            f"the chunk index lists {len(table)} frames ending at byte {end}; the header says "
             f"{layout.nz} frames and the data ends at byte {layout.data_limit}",
-        )  # fmt: skip
-    return [(entry.offset, entry.length) for entry in entries]
+        )
+    return np.stack([offsets, lengths], axis=1)
 
 
-def frame_crcs(layout: MrcLayout) -> list[int] | None:
+def frame_crcs(layout: MrcLayout) -> np.ndarray | None:
     """The CRC-32C of every frame's stored bytes, or None when the file has none."""
-    return None if layout.checksums is None else [entry.crc for entry in layout.checksums.entries]
+    return None if layout.checksums is None else layout.checksums.table["crc"]

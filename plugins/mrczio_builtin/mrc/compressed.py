@@ -77,11 +77,11 @@ class MrczReader(MrcLayoutReader):
 
     def chunk_spans(self) -> list[tuple[int, int]]:
         """(offset, length) of every frame's chunk, in frame order."""
-        return list(self._chunks)
+        return [(int(offset), int(length)) for offset, length in self._chunks]
 
     def chunk_info(self, k: int) -> dict[str, Any]:
         """Offset, length and self-description of frame k's chunk."""
-        offset, length = self._chunks[self._check_index(k)]
+        offset, length = (int(v) for v in self._chunks[self._check_index(k)])
         chunk = self._file.read_at(offset, min(length, 64), what="chunk header")
         info: dict[str, Any] = {"offset": offset, "cbytes": length}
         info.update(self._codec.describe(chunk))
@@ -91,7 +91,7 @@ class MrczReader(MrcLayoutReader):
 
     def _read_chunk_reusing(self, k: int) -> memoryview:
         """Frame k's chunk, read into this thread's reused buffer (no fresh allocation)."""
-        offset, length = self._chunks[k]
+        offset, length = int(self._chunks[k][0]), int(self._chunks[k][1])
         buffer: np.ndarray | None = getattr(self._buffers, "chunk", None)
         if buffer is None or buffer.size < length:
             buffer = self._buffers.chunk = np.empty(length, dtype=np.uint8)
@@ -173,10 +173,10 @@ class MrczReader(MrcLayoutReader):
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        if self._chunks:
+        if len(self._chunks):
             info["first_chunk"] = self.chunk_info(0)
             raw = self.n_frames * self.layout.section_nbytes
-            info["compression_ratio"] = raw / max(sum(length for _, length in self._chunks), 1)
+            info["compression_ratio"] = raw / max(sum(int(length) for _, length in self._chunks), 1)
         return info
 
     def close(self) -> None:

@@ -239,7 +239,9 @@ def checksum_block(head: bytes, middle: bytes, entries: list[Entry]) -> bytes:
     """The encoded checksum block for a file whose first bytes are ``head`` (header and
     extended header), whose metadata footer is ``middle`` and whose frames are ``entries``."""
     end = entries[-1].offset + entries[-1].length if entries else len(head)
-    block = ChecksumBlock(crc(head), len(head), crc(middle), len(middle), tuple(entries), end + len(middle))
+    block = ChecksumBlock.from_entries(
+        (crc(head), len(head)), (crc(middle), len(middle)), entries, end + len(middle)
+    )
     return block.encode()
 
 
