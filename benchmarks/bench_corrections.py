@@ -360,7 +360,18 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _plots(results: dict[str, Any], img: Path) -> list[str]:
-    import matplotlib
+    """Markdown image lines of the three plots; a note instead when matplotlib is missing
+    (plots are optional: the tables carry every number)."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("note: matplotlib not installed, plots skipped", file=sys.stderr)
+        return ["(plot skipped: matplotlib not installed)"] * 3
+    labels = ("recall by strength", "KOMA R(a)", "gamma")
+    return [f"![{t}](img/{n})" for t, n in zip(labels, _draw(matplotlib, results, img), strict=True)]
+
+
+def _draw(matplotlib: Any, results: dict[str, Any], img: Path) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -458,7 +469,7 @@ integer stack, "gain-normalised" on `gain` output (vendor gain, gamma(4 e-/pix/s
 
 {_table(det["rows"])}
 
-![recall by strength](img/{plots[0]})
+{plots[0]}
 
 ## 2. Fill error and correlated noise
 
@@ -486,7 +497,7 @@ frames and correlates only even x odd pairs, which removes the reference's own s
 
 {_table(koma_rows)}
 
-![KOMA R(a)](img/{plots[1]})
+{plots[1]}
 
 ## 4. Gamma recovery (eq. 10, 11)
 
@@ -498,7 +509,7 @@ gamma = 1 dose rate, with the CMOS pattern present (gamma cannot remove it).
 Eq. 11 refit from the seven fitted gammas: a1, b1, a2, a3 = {", ".join(f"{v:.4g}" for v in g["refit"])}
 (truth {", ".join(f"{v:.4g}" for v in gain_mod.K2_GAMMA_PARAMS)}).
 
-![gamma](img/{plots[2]})
+{plots[2]}
 
 ## 5. Speed and memory of the outlier filter
 

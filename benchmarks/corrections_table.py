@@ -57,9 +57,9 @@ COLUMNS = (
     "precision",
     "recall static",
     "recall transient",
-    "static restored 4σ",
-    "transient restored 4σ",
-    "normal moved >2σ per Mpix",
+    "static restored 4 sigma",
+    "transient restored 4 sigma",
+    "normal moved >2 sigma per Mpix",
     "R specimen subtracted",
     "gamma error (1.5 % blocks)",
     "seconds",
@@ -168,9 +168,9 @@ def _row(st: SyntheticStack, mask: np.ndarray, out: np.ndarray) -> dict[str, flo
         "precision": np.count_nonzero(mask & truth) / flagged if flagged else float("nan"),
         "recall static": np.count_nonzero(mask & static) / max(int(static.sum()), 1),
         "recall transient": np.count_nonzero(mask & transient) / max(int(transient.sum()), 1),
-        "static restored 4σ": restored_fraction(out, expected, static),
-        "transient restored 4σ": restored_fraction(out, expected, transient),
-        "normal moved >2σ per Mpix": moved_per_mpix(st.data, out, ~truth, expected),
+        "static restored 4 sigma": restored_fraction(out, expected, static),
+        "transient restored 4 sigma": restored_fraction(out, expected, transient),
+        "normal moved >2 sigma per Mpix": moved_per_mpix(st.data, out, ~truth, expected),
         "R specimen subtracted": specimen_subtracted_r(out, st.rate),
     }
 
@@ -261,10 +261,14 @@ def write_doc(block: str, path: Path = DOC) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=1024, help="frame side (default 1024)")
     parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--write", action="store_true", help="write the block into docs/corrections-benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the block into docs/corrections-benchmarks.md"
+    )
     args = parser.parse_args(argv)
     result = run_table(Setup(shape=(args.size, args.size), n_frames=args.frames))
     block = markdown(result)

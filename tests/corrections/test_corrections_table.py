@@ -46,7 +46,7 @@ def test_every_column_present_and_finite(table: Any) -> None:
             assert math.isnan(values.pop("precision"))
             assert row["recall static"] == 0 and row["recall transient"] == 0
         assert all(math.isfinite(v) for v in values.values()), (row["method"], values)
-        assert 0 <= row["recall static"] <= 1 and 0 <= row["static restored 4σ"] <= 1
+        assert 0 <= row["recall static"] <= 1 and 0 <= row["static restored 4 sigma"] <= 1
     assert math.isfinite(result["outlier_free_r"])
 
 
@@ -56,7 +56,7 @@ def test_detection_beats_no_correction(table: Any) -> None:
     raw = rows.pop("no correction")
     for name, row in rows.items():
         assert row["R specimen subtracted"] < raw["R specimen subtracted"], name
-        assert row["static restored 4σ"] > raw["static restored 4σ"], name
+        assert row["static restored 4 sigma"] > raw["static restored 4 sigma"], name
 
 
 def test_markdown_block_replaced_in_place(table: Any, tmp_path: Path) -> None:
