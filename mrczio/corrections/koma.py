@@ -9,12 +9,20 @@ subtraction per step, so KO_i = (T - M_i) / 2a costs two adds and two subtractio
 :class:`KomaStream` runs this as a stream (memory: 2a+1 mean images; latency: a
 stacks, with a flush at the end). :func:`apply_reference` corrects a stack with its
 reference, multiplicatively (flat-field, the default) or subtractively (eq. 9).
+
+A raw KOMA reference carries its own shot noise (variance ~1/(2an) of the frames'),
+which multiplies into every frame it corrects. :func:`model_reference` replaces it by a
+low-noise model (separable row, column and block terms plus a low-pass component, each
+an average over many pixels), each term kept only when the fixed pattern it
+measures exceeds the term's own noise; with no term kept the reference is flat (no
+correction). ``correct_series(..., model=True)`` uses it for every stack.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -144,6 +152,95 @@ def apply_reference(stack: np.ndarray, reference: np.ndarray, mode: KomaMode = "
     return data - ((ref - ref_mean) * scale).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class ModelledReference:
+    """Result of :func:`model_reference`.
+
+    ``reference`` is the model (same mean as the raw reference) when ``applied``, else
+    a flat image of that mean. ``pattern`` is the std of the modelled relative pattern,
+    ``noise`` the std of the model's own noise and ``pixel_noise`` the per-pixel noise of
+    the raw reference (all relative to its mean).
+    """
+
+    reference: np.ndarray
+    applied: bool
+    pattern: float
+    noise: float
+    pixel_noise: float
+
+
+def _block_means(d: np.ndarray, size: int) -> np.ndarray:
+    """Image of the means of ``size`` x ``size`` blocks (edge blocks may be smaller)."""
+    ys = np.arange(0, d.shape[0], size)
+    xs = np.arange(0, d.shape[1], size)
+    sums = np.add.reduceat(np.add.reduceat(d, ys, axis=0), xs, axis=1)
+    counts = np.outer(np.diff(np.append(ys, d.shape[0])), np.diff(np.append(xs, d.shape[1])))
+    means = sums / counts
+    return np.asarray(np.repeat(np.repeat(means, size, 0), size, 1)[: d.shape[0], : d.shape[1]])
+
+
+def _term_noise(sigma: float, shape: tuple[int, int], block: int, lowpass: float) -> tuple[float, ...]:
+    """Std of each model term's own noise for white pixel noise ``sigma``: rows average
+    nx pixels, columns ny, blocks block^2, and a Gaussian of width s keeps 1/(4 pi s^2)
+    of the variance."""
+    ny, nx = shape
+    shares = (1 / nx, 1 / ny, 1 / min(block * block, ny * nx), 1 / (4 * np.pi * lowpass**2))
+    return tuple(float(sigma * np.sqrt(v)) for v in shares)
+
+
+def model_reference(
+    reference: np.ndarray, *, block_size: int = 64, lowpass: float = 8.0, threshold: float = 1.5
+) -> ModelledReference:
+    """A low-noise model of a KOMA ``reference`` (a mean image), each term kept only when
+    the fixed pattern it measures exceeds ``threshold`` times its own noise.
+
+    On the relative deviation ``d = reference / mean - 1`` the terms are fitted in turn,
+    each on what the kept terms before it left: row means, column means, means of
+    ``block_size`` blocks, then a Gaussian low-pass (sigma ``lowpass`` pixels). The
+    per-pixel noise is the robust (MAD) std of ``d`` minus its low-pass; a term of std
+    ``t`` and own noise ``n`` holds a pattern of std ``sqrt(t^2 - n^2)`` and is kept when
+    that exceeds ``threshold * n`` (correcting removes the pattern's variance and adds
+    the term's noise variance). With no term kept the reference is flat (no correction).
+    Pixel-level structure (single-pixel gain differences) is not modelled: that is the
+    gain reference's job.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    ref = np.asarray(reference, dtype=np.float64)
+    if ref.ndim != 2 or 0 in ref.shape:
+        raise CorrectionInputError(f"KOMA reference has shape {ref.shape}")
+    checks.require_finite(ref, "KOMA reference")
+    block = checks.whole(block_size, "block_size", 1)
+    checks.positive(lowpass, "lowpass")
+    checks.positive(threshold, "threshold")
+    mean = float(ref.mean())
+    if mean <= 0:
+        raise CorrectionInputError(f"KOMA reference has non-positive mean {mean}")
+    d = ref / mean - 1.0
+    resid = d - gaussian_filter(d, lowpass, mode="reflect")
+    sigma = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
+    noises = _term_noise(sigma, ref.shape, block, lowpass)
+    fits: tuple[Callable[[np.ndarray], np.ndarray], ...] = (
+        lambda r: r.mean(axis=1, keepdims=True),
+        lambda r: r.mean(axis=0, keepdims=True),
+        lambda r: _block_means(r, block),
+        lambda r: np.asarray(gaussian_filter(r, lowpass, mode="reflect")),
+    )
+    rest = d
+    model = np.zeros_like(d)
+    noise_var = 0.0
+    for fit, n in zip(fits, noises, strict=True):
+        term = fit(rest)
+        if float(term.var()) > (1.0 + threshold**2) * n * n:
+            model = model + term
+            rest = rest - term
+            noise_var += n * n
+    applied = bool(noise_var > 0)
+    pattern = float(np.sqrt(max(float(model.var()) - noise_var, 0.0)))
+    out = mean * (1.0 + model) if applied else np.full(ref.shape, mean)
+    return ModelledReference(np.asarray(out), applied, pattern, float(np.sqrt(noise_var)), sigma)
+
+
 def stack_mean(stack: np.ndarray) -> np.ndarray:
     """The per-frame mean image of a stack (float64), the unit KOMA averages."""
     data = checks.as_frames(stack)
@@ -153,18 +250,31 @@ def stack_mean(stack: np.ndarray) -> np.ndarray:
 
 
 def correct_series(
-    stacks: Iterable[np.ndarray], radius: int, mode: KomaMode = "multiply"
+    stacks: Iterable[np.ndarray],
+    radius: int,
+    mode: KomaMode = "multiply",
+    *,
+    model: bool = False,
+    block_size: int = 64,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Stream-correct a series of stacks: yields ``(index, corrected float32 stack)``.
 
-    Keeps the stacks that still wait for their reference (2a+1 until the first window
+    With ``model`` each reference is replaced by :func:`model_reference` (blocks of
+    ``block_size``), so stacks are corrected only for a fixed pattern that stands out
+    of the reference's noise. Keeps the stacks that still wait for their reference (2a+1 until the first window
     is complete, a+1 afterwards) plus the 2a+1 mean images of :class:`KomaStream`.
     """
     stream = KomaStream(radius)
     pending: dict[int, np.ndarray] = {}
+
+    def done(i: int, ref: np.ndarray) -> tuple[int, np.ndarray]:
+        if model:
+            ref = model_reference(ref, block_size=block_size).reference
+        return i, apply_reference(pending.pop(i), ref, mode)
+
     for j, s in enumerate(stacks):
         pending[j] = s
         for i, ref in stream.push(stack_mean(s)):
-            yield i, apply_reference(pending.pop(i), ref, mode)
+            yield done(i, ref)
     for i, ref in stream.flush():
-        yield i, apply_reference(pending.pop(i), ref, mode)
+        yield done(i, ref)
