@@ -169,7 +169,7 @@ class ModelledReference:
     pixel_noise: float
 
 
-def _block_means(d: np.ndarray, size: int) -> np.ndarray:
+def block_means(d: np.ndarray, size: int) -> np.ndarray:
     """Image of the means of ``size`` x ``size`` blocks (edge blocks may be smaller)."""
     ys = np.arange(0, d.shape[0], size)
     xs = np.arange(0, d.shape[1], size)
@@ -223,7 +223,7 @@ def model_reference(
     fits: tuple[Callable[[np.ndarray], np.ndarray], ...] = (
         lambda r: r.mean(axis=1, keepdims=True),
         lambda r: r.mean(axis=0, keepdims=True),
-        lambda r: _block_means(r, block),
+        lambda r: block_means(r, block),
         lambda r: np.asarray(gaussian_filter(r, lowpass, mode="reflect")),
     )
     rest = d
