@@ -528,6 +528,11 @@ Eq. 11 refit from the seven fitted gammas: a1, b1, a2, a3 = {", ".join(f"{v:.4g}
 """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "corrections-benchmarks.md"
+    old = path.read_text() if path.exists() else ""
+    start, end = "<!-- corrections-table:start -->", "<!-- corrections-table:end -->"
+    if start in old and end in old:  # keep the closing table of corrections_table.py
+        title, _, rest = text.partition("\n")
+        text = f"{title}\n\n{old[old.index(start) : old.index(end) + len(end)]}\n{rest}"
     path.write_text(text)
     (out / "img").mkdir(exist_ok=True)
     return path
