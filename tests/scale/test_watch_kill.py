@@ -32,7 +32,7 @@ FRAMES = 6
 SHAPE = (512, 448)
 QUIET = 0.6
 MIN_KILLS = 16
-DEADLINE = 240.0
+MAX_KILLS = 200  # each round waits 0.3-2.5 s, so this bounds the loop at a few minutes
 WATCH = [sys.executable, "-m", "mrczio", "watch"]
 
 
@@ -153,10 +153,11 @@ def test_watch_survives_random_sigkills(tmp_path: Path) -> None:
     microscope, monitor = Microscope(src, movies), Monitor(src, dest, movies)
     microscope.start()
     monitor.start()
-    rng, kills, started = random.Random(SEED), 0, time.monotonic()
+    rng, kills = random.Random(SEED), 0
     try:
         while microscope.is_alive() or kills < MIN_KILLS:
-            assert time.monotonic() - started < DEADLINE, "the kill loop ran out of time"
+            # hang guard: a bounded number of kill rounds, not a speed check
+            assert kills < MAX_KILLS, "the microscope never finished while watch was being killed"
             process = start_watch(src, dest, log)
             time.sleep(rng.uniform(0.3, 2.5))
             process.send_signal(signal.SIGKILL)
