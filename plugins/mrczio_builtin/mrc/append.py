@@ -30,13 +30,12 @@ from mrczio.fileio import AtomicFile
 from mrczio.locking import FileLock, lock_file
 from mrczio.registry import Registry
 from mrczio.stats import RunningStats
-from mrczio.writer import StackWriter
 from mrczio_builtin.mrc.chunk_index import data_end, walk_chunks
 from mrczio_builtin.mrc.codec_options import WRITER_CODEC_OPTIONS, codec_from_options, frame_workers
 from mrczio_builtin.mrc.footer import footer_bytes, footer_exttyp
 from mrczio_builtin.mrc.header_policy import COMMON_OPTIONS, check_options
 from mrczio_builtin.mrc.layout import MrcLayout, read_layout
-from mrczio_builtin.mrc.writer import FrameEncoder, checksum_block
+from mrczio_builtin.mrc.writer import EncodingWriter, FrameEncoder, checksum_block
 
 #: Unknown bytes after the data that an append keeps (moved behind the new frames).
 MAX_KEPT_TRAILER = 1 << 20
@@ -83,7 +82,7 @@ def _header_stats(header: np.ndarray, count: int) -> RunningStats | None:
     return None
 
 
-class MrcAppender(StackWriter):
+class MrcAppender(EncodingWriter):
     """Adds frames to ``path`` in place (or through a copy when it has a footer)."""
 
     def __init__(self, path: str, registry: Registry, options: dict[str, Any]) -> None:
@@ -185,22 +184,6 @@ class MrcAppender(StackWriter):
             handle.write(tail + _JOURNAL.pack(self._data_end, _JOURNAL_MAGIC))
             handle.flush()
             os.fsync(handle.fileno())
-
-    def _write_block(self, block: np.ndarray) -> None:
-        self._encoder.write_block(block)
-
-    def close(self) -> None:
-        if not self._closed:
-            try:
-                self._encoder.close()
-            except BaseException:
-                self.abort()
-                raise
-        super().close()
-
-    def abort(self) -> None:
-        self._encoder.close(raise_errors=False)
-        super().abort()
 
     def _finish(self) -> None:
         sink = self._sink

@@ -117,7 +117,30 @@ class FrameEncoder:
             )  # fmt: skip
 
 
-class MrcFamilyWriter(StackWriter):
+class EncodingWriter(StackWriter):
+    """A writer whose frames go through a :class:`FrameEncoder` (new files and appends):
+    the encoder's helper threads are finished on close and dropped on abort."""
+
+    _encoder: FrameEncoder
+
+    def _write_block(self, block: np.ndarray) -> None:
+        self._encoder.write_block(block)
+
+    def close(self) -> None:
+        if not self._closed:
+            try:
+                self._encoder.close()
+            except BaseException:
+                self.abort()
+                raise
+        super().close()
+
+    def abort(self) -> None:
+        self._encoder.close(raise_errors=False)
+        super().abort()
+
+
+class MrcFamilyWriter(EncodingWriter):
     """Writes plain MRC (``codec is None``) or MRCZ (one chunk per frame)."""
 
     def __init__(self, request: WriteRequest, registry: Registry, codec: FrameCodec | None) -> None:
@@ -149,22 +172,6 @@ class MrcFamilyWriter(StackWriter):
     @property
     def clipped_pixels(self) -> int:
         return self._encoder.clipped_pixels
-
-    def _write_block(self, block: np.ndarray) -> None:
-        self._encoder.write_block(block)
-
-    def close(self) -> None:
-        if not self._closed:
-            try:
-                self._encoder.close()
-            except BaseException:
-                self.abort()
-                raise
-        super().close()
-
-    def abort(self) -> None:
-        self._encoder.close(raise_errors=False)
-        super().abort()
 
     def _finish(self) -> None:
         handle = self._sink
