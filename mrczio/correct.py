@@ -196,7 +196,8 @@ def _whole_stacks(
     before, after, use_koma = _split_at_koma(names)
     stacks = _corrected_stacks(sources, before, params, reg, reports)
     if use_koma:
-        stacks = _koma_stream(reg.filter("koma"), stacks, radius, mode, reports)
+        koma_params = dict((params or {}).get("koma", {}))  # model, block_size
+        stacks = _koma_stream(reg.filter("koma"), stacks, radius, mode, reports, koma_params)
     for index, (stack, metadata, voxel) in stacks:
         yield (
             index,
@@ -236,6 +237,7 @@ def _koma_stream(
     radius: int,
     mode: str,
     reports: list[dict[str, Any]],
+    koma_params: dict[str, Any],
 ) -> Iterator[tuple[int, tuple[np.ndarray, dict[str, Any], Any]]]:
     """Feed stacks through the KOMA stream, keeping each one's metadata alongside."""
     side: dict[int, tuple[dict[str, Any], Any]] = {}
@@ -245,9 +247,9 @@ def _koma_stream(
             side[index] = (metadata, voxel)
             yield stack
 
-    for index, corrected in koma.correct_series(arrays(), radius, mode):
+    for index, corrected in koma.correct_series(arrays(), radius, mode, **koma_params):
         metadata, voxel = side.pop(index)
-        reports[index]["koma"] = {"radius": radius, "mode": mode}
+        reports[index]["koma"] = {"radius": radius, "mode": mode, **koma_params}
         yield index, (corrected, metadata, voxel)
 
 

@@ -26,6 +26,7 @@ EPILOG = """\
 examples:
   mrczio correct movie.mrcz -o corrected/ --gain gain.mrc
   mrczio correct *.mrcz -o corrected/ --filters outliers,koma --koma-radius 2
+  mrczio correct *.mrcz -o corrected/ --filters outliers,koma --koma-model
 """
 
 
@@ -41,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outlier-mode", choices=("default", "paper"))
     parser.add_argument("--koma-radius", type=int, default=2, help="KOMA radius a (default 2)")
     parser.add_argument("--koma-mode", choices=("multiply", "subtract"), default="multiply")
+    parser.add_argument(
+        "--koma-model", action="store_true",
+        help="replace each KOMA reference by its low-noise model (row, column, block, low-pass terms)",
+    )  # fmt: skip
     parser.add_argument("--suffix", default=".mrcz", help="output extension (default .mrcz)")
     parser.add_argument(
         "--dtype", default="auto", choices=("auto", "input", "float16", "float32"),
@@ -59,6 +64,8 @@ def _correction_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         params["gain"]["dose_rate"] = args.dose_rate
     if args.outlier_mode:
         params["outliers"]["mode"] = args.outlier_mode
+    if args.koma_model:
+        params["koma"] = {"model": True}
     return params
 
 

@@ -14,6 +14,7 @@ from mrczio.corrections.gain import (
     apply_gain,
     fit_gamma,
     fit_gamma_curve,
+    fit_gamma_robust,
     gain_from_flat,
     gamma_curve,
     normalize_gain,
@@ -22,10 +23,12 @@ from mrczio.corrections.gain import (
 from mrczio.corrections.kernels import psf_kernel
 from mrczio.corrections.koma import (
     KomaStream,
+    ModelledReference,
     apply_reference,
     correct_series,
     koma_references,
     koma_window,
+    model_reference,
     stack_mean,
 )
 from mrczio.corrections.metrics import (
@@ -47,6 +50,7 @@ __all__ = [
     "K2_GAMMA_PARAMS",
     "GammaFit",
     "KomaStream",
+    "ModelledReference",
     "OutlierResult",
     "OutlierSettings",
     "adjacent_pair_r",
@@ -57,11 +61,13 @@ __all__ = [
     "detect_outliers",
     "fit_gamma",
     "fit_gamma_curve",
+    "fit_gamma_robust",
     "gain_from_flat",
     "gamma_curve",
     "koma_references",
     "koma_window",
     "mean_pair_r",
+    "model_reference",
     "normalize_gain",
     "pearson",
     "psf_kernel",

@@ -198,13 +198,26 @@ class GainFilter(CorrectionFilter):
         return out
 
 
+def _model_options(params: dict[str, Any]) -> tuple[bool, int]:
+    """Pop the KOMA ``model`` switch and its ``block_size`` (default 64) from ``params``."""
+    model = params.pop("model", False)
+    if not isinstance(model, bool | np.bool_):
+        raise OptionError(f"koma filter: model={model!r} must be true or false")
+    block_size = params.pop("block_size", 64)
+    if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer) or block_size < 1:
+        raise OptionError(f"koma filter: block_size={block_size!r} must be a whole number >= 1")
+    return bool(model), int(block_size)
+
+
 class KomaFilter(CorrectionFilter):
     """Knock-out moving average normalisation (paper section 5.2); output float32.
 
     For one stack: ``reference`` (a KOMA mean image; else metadata ``koma_reference``)
     or ``neighbors`` (the other stacks of the window, or their mean images), and
-    ``mode`` ("multiply", default, or "subtract"). For a series use :meth:`stream` or
-    :meth:`correct_series`.
+    ``mode`` ("multiply", default, or "subtract"). ``model=True`` replaces the reference
+    by :func:`~mrczio.corrections.koma.model_reference` (blocks of ``block_size``,
+    default 64) before it is applied. For a series use :meth:`stream` or
+    :meth:`correct_series` (same ``model`` and ``block_size``).
     """
 
     name = "koma"
@@ -221,6 +234,7 @@ class KomaFilter(CorrectionFilter):
         mode = params.pop("mode", "multiply")
         neighbors = params.pop("neighbors", None)
         reference = _reference(params, "reference", metadata, "koma_reference")
+        model, block_size = _model_options(params)
         _reject_unknown(self.name, params)
         if reference is None and neighbors is not None:
             reference = self.reference_from(neighbors)
@@ -228,10 +242,18 @@ class KomaFilter(CorrectionFilter):
             raise OptionError("koma filter: needs 'reference', 'neighbors' or metadata 'koma_reference'")
         from mrczio.corrections import koma as koma_mod
 
-        out = koma_mod.apply_reference(stack, reference, mode)
+        fitted = koma_mod.model_reference(reference, block_size=block_size) if model else None
+        out = koma_mod.apply_reference(stack, reference if fitted is None else fitted.reference, mode)
         if report is not None:
             n = None if neighbors is None else len(neighbors)
-            report.update(mode=mode, n_neighbors=n, reference_mean=float(np.mean(reference)))
+            report.update(mode=mode, n_neighbors=n, reference_mean=float(np.mean(reference)), model=model)
+            if fitted is not None:
+                report.update(
+                    model_applied=fitted.applied,
+                    model_pattern=fitted.pattern,
+                    model_noise=fitted.noise,
+                    block_size=block_size,
+                )
         return out
 
     @staticmethod
@@ -250,12 +272,21 @@ class KomaFilter(CorrectionFilter):
         return KomaStream(radius)
 
     def correct_series(
-        self, stacks: Iterable[np.ndarray], radius: int, mode: KomaMode = "multiply"
+        self,
+        stacks: Iterable[np.ndarray],
+        radius: int,
+        mode: KomaMode = "multiply",
+        **params: Any,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """Stream-correct a series: yields ``(index, corrected stack)`` with latency a."""
+        """Stream-correct a series: yields ``(index, corrected stack)`` with latency a.
+
+        ``params``: ``model`` (bool) and ``block_size``, as for :meth:`apply`.
+        """
         from mrczio.corrections.koma import correct_series
 
-        return correct_series(stacks, radius, mode)
+        model, block_size = _model_options(params)
+        _reject_unknown(self.name, params)
+        return correct_series(stacks, radius, mode, model=model, block_size=block_size)
 
 
 @hookimpl
