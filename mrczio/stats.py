@@ -16,7 +16,9 @@ header) are still tracked, for validation.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -150,6 +152,37 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16}
 
 
 def _integer_moments(frame: np.ndarray) -> tuple[int, float, float, float, float]:
+    """Exact moments of an 8- or 16-bit integer frame: compiled when built, else numpy."""
+    kernel = _compiled_kernel()
+    if kernel is None or not frame.flags.c_contiguous or frame.size > _KERNEL_MAX_VALUES:
+        return _numpy_integer_moments(frame)
+    n = int(frame.size)
+    signed = frame.dtype.kind == "i"
+    native = frame if frame.dtype.isnative else frame.astype(frame.dtype.newbyteorder("="))
+    lo, hi, total, squares = kernel(native, frame.dtype.itemsize, signed)
+    shift = 1 << (8 * frame.dtype.itemsize - 1) if signed else 0
+    # The kernel summed u = v + shift; undo the shift exactly in Python integers.
+    total -= shift * n
+    squares -= 2 * shift * (total + shift * n) - shift * shift * n
+    m2 = (n * squares - total * total) / n
+    return n, float(lo - shift), float(hi - shift), total / n, m2
+
+
+#: Values per call of the compiled kernel (its 64-bit sums are exact up to here).
+_KERNEL_MAX_VALUES = 1 << 32
+
+
+@functools.cache
+def _compiled_kernel() -> Callable[[np.ndarray, int, bool], tuple[int, int, int, int]] | None:
+    """``mrczio._moments.integer_moments`` when the C extension is built, else None."""
+    try:
+        from mrczio._moments import integer_moments
+    except ImportError:
+        return None
+    return integer_moments
+
+
+def _numpy_integer_moments(frame: np.ndarray) -> tuple[int, float, float, float, float]:
     """Exact moments of an 8- or 16-bit integer frame from integer sums of v and v**2.
 
     The frame is walked in cache-sized slices (:class:`_SliceSums`); each slice is copied

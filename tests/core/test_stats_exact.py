@@ -1,8 +1,11 @@
-"""RunningStats' integer path (packed 64-bit lane sums over cache-sized slices) gives
-exactly the moments of an int64 reference, for every 8- and 16-bit type, any alignment,
-slices with different minima and spans, and sizes around the slice and word boundaries."""
+"""RunningStats' integer paths give exactly the moments of an int64 reference, for every
+8- and 16-bit type, any alignment and byte order, and sizes around the vector, flush,
+slice and word boundaries: the compiled kernel (``mrczio._moments``) and the pure-numpy
+path (packed 64-bit lane sums over cache-sized slices) alike."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -29,15 +32,70 @@ def _frames(dtype: type, size: int, rng: np.random.Generator) -> list[np.ndarray
     ]
 
 
+Moments = Callable[[np.ndarray], tuple[int, float, float, float, float]]
+
+#: Both implementations: the compiled kernel (through the dispatcher) and numpy's.
+PATHS = {"compiled": stats._integer_moments, "numpy": stats._numpy_integer_moments}
+
+#: Sizes around the word, vector (16 and 32 bytes), flush (64 KiB) and slice boundaries.
+SIZES = [
+    1,
+    7,
+    8,
+    9,
+    15,
+    16,
+    17,
+    31,
+    33,
+    1000,
+    65535,
+    65536,
+    65537,
+    3 * 65536 + 17,
+    (1 << 19) + 5,
+    (1 << 20) + 3,
+]
+
+
+def test_the_compiled_kernel_is_built() -> None:
+    """The test install builds it (setup.py); without it the first path would test numpy twice."""
+    assert stats._compiled_kernel() is not None
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
-@pytest.mark.parametrize("size", [1, 7, 8, 9, 1000, (1 << 19) + 5, (1 << 20) + 3])
-def test_integer_moments_are_exact(dtype: type, size: int) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_integer_moments_are_exact(path: str, dtype: type, size: int) -> None:
+    moments = PATHS[path]
     rng = np.random.default_rng(size)
     for frame in _frames(dtype, size, rng):
-        assert stats._integer_moments(frame) == _reference(frame)
+        assert moments(frame) == _reference(frame)
         shifted = np.empty(size + 1, dtype=dtype)[1:]  # not on an 8-byte boundary
         shifted[...] = frame
-        assert stats._integer_moments(shifted) == _reference(frame)
+        assert moments(shifted) == _reference(frame)
+
+
+@pytest.mark.parametrize("dtype", [">u2", ">i2"])
+def test_swapped_byte_order_gives_the_values_not_the_bytes(dtype: str) -> None:
+    frame = np.random.default_rng(4).integers(-300, 3000, 5000).clip(np.iinfo(dtype).min).astype(dtype)
+    assert stats._integer_moments(frame) == _reference(frame)
+
+
+def test_strided_frames_take_the_numpy_path_exactly() -> None:
+    frame = np.random.default_rng(5).poisson(3.0, (300, 400)).astype(np.uint8)[:, ::3]
+    assert not frame.flags.c_contiguous
+    assert stats._integer_moments(frame) == _reference(frame)
+
+
+def test_the_numpy_path_is_used_when_the_kernel_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = np.random.default_rng(6).poisson(1.0, 70_000).astype(np.uint8)
+    calls: list[int] = []
+    numpy_path = stats._numpy_integer_moments
+    monkeypatch.setattr(stats, "_compiled_kernel", lambda: None)
+    monkeypatch.setattr(stats, "_numpy_integer_moments", lambda f: calls.append(f.size) or numpy_path(f))
+    assert stats._integer_moments(frame) == _reference(frame)
+    assert calls == [frame.size]
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
@@ -47,7 +105,7 @@ def test_slices_with_different_spans_combine_exactly(dtype: type) -> None:
     high = min(np.iinfo(dtype).max, 3000)
     parts = [rng.poisson(1.0, step), 100 + rng.poisson(2.0, step), rng.integers(0, high, step // 3)]
     frame = np.concatenate(parts).astype(dtype)
-    assert stats._integer_moments(frame) == _reference(frame)
+    assert stats._numpy_integer_moments(frame) == _reference(frame)
 
 
 def test_running_stats_of_a_stack_match_numpy() -> None:
