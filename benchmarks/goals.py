@@ -46,27 +46,53 @@ def io_goals(table: Table, stack: np.ndarray, reps: int, directory: str) -> None
 
 def write_goals(table: Table, stack: np.ndarray, reps: int, ours: str, theirs: str) -> None:
     """Default writes with and without fsync against python-mrcz's, interleaved, and
-    against frame-parallel compression of the same frames in memory (no file, no stats)."""
+    against frame-parallel compression of the same frames in memory (no file, no stats).
+
+    Both writers make a new file each round (the old one is removed inside the timed
+    action, for both). Replacing a file in place is timed separately: on ext4, renaming
+    over an existing file starts write-back of the new one (``auto_da_alloc``), which a
+    writer that removes the old file first, as python-mrcz's caller must, never pays.
+    """
     write_theirs = _mrcz_writer("zstd", 1, fsync=False)
     write_theirs_synced = _mrcz_writer("zstd", 1)
     compress = _bare_compress(stack)
     times = _interleaved({
-        "ours": lambda: mrczio.imwrite(ours, stack, overwrite=True),
+        "ours": lambda: (remove(ours), mrczio.imwrite(ours, stack)),
         "theirs": lambda: (remove(theirs), write_theirs(theirs, stack)),
-        "ours fsync": lambda: mrczio.imwrite(ours, stack, fsync=True, overwrite=True),
+        "ours fsync": lambda: (remove(ours), mrczio.imwrite(ours, stack, fsync=True)),
         "theirs fsync": lambda: (remove(theirs), write_theirs_synced(theirs, stack)),
+        "ours replacing": lambda: mrczio.imwrite(ours, stack, overwrite=True),
         "bare compress": compress,
     }, reps)  # fmt: skip
     mb = stack.nbytes / 1e6
     load = _load()
     for suffix, label in (("", "no fsync"), (" fsync", "both fsynced")):
         speedup = times["theirs" + suffix] / times["ours" + suffix]
-        table.add(f"write >= 1.2x python-mrcz (defaults, {label})", ">= 1.2", speedup, speedup >= 1.2,
-                  f"{mb / times['ours' + suffix]:.0f} vs {mb / times['theirs' + suffix]:.0f} MB/s; bare "
-                  f"frame-parallel compression in memory {mb / times['bare compress']:.0f} MB/s; {load}")
+        table.add(
+            f"write >= 1.2x python-mrcz (defaults, {label})",
+            ">= 1.2",
+            speedup,
+            speedup >= 1.2,
+            f"{mb / times['ours' + suffix]:.0f} vs {mb / times['theirs' + suffix]:.0f} MB/s; bare "
+            f"frame-parallel compression in memory {mb / times['bare compress']:.0f} MB/s; {load}",
+        )
+    replacing = times["theirs"] / times["ours replacing"]
+    table.add(
+        "write replacing an existing file (overwrite=True), vs python-mrcz writing a new one",
+        "(info)",
+        replacing,
+        True,
+        f"{mb / times['ours replacing']:.0f} MB/s; the rename over the old file "
+        f"starts write-back on ext4; {load}",
+    )
     size_ratio = os.path.getsize(ours) / os.path.getsize(theirs)
-    table.add("size <= 0.97x python-mrcz (defaults)", "<= 0.97", size_ratio, size_ratio <= 0.97,
-              f"{os.path.getsize(ours) / 1e6:.1f} vs {os.path.getsize(theirs) / 1e6:.1f} MB")
+    table.add(
+        "size <= 0.97x python-mrcz (defaults)",
+        "<= 0.97",
+        size_ratio,
+        size_ratio <= 0.97,
+        f"{os.path.getsize(ours) / 1e6:.1f} vs {os.path.getsize(theirs) / 1e6:.1f} MB",
+    )
 
 
 def _bare_compress(stack: np.ndarray) -> Callable[[], object]:
@@ -101,16 +127,31 @@ def read_goals(table: Table, stack: np.ndarray, reps: int, ours: str, theirs: st
     load = _load()
     reference = times["theirs on theirs"]
     own = reference / times["ours on ours"]
-    table.add("read mrczio's file >= 1.8x python-mrcz", ">= 1.8", own, own >= 1.8,
-              f"imread {mb / times['ours on ours']:.0f} MB/s vs python-mrcz on its own file {mb / reference:.0f} "
-              f"MB/s (python-mrcz on mrczio's file {mb / times['theirs on ours']:.0f} MB/s); {load}")
+    table.add(
+        "read mrczio's file >= 1.8x python-mrcz",
+        ">= 1.8",
+        own,
+        own >= 1.8,
+        f"imread {mb / times['ours on ours']:.0f} MB/s vs python-mrcz on its own file {mb / reference:.0f} "
+        f"MB/s (python-mrcz on mrczio's file {mb / times['theirs on ours']:.0f} MB/s); {load}",
+    )
     other = reference / times["ours on theirs"]
-    table.add("read python-mrcz's file >= 1.4x python-mrcz", ">= 1.4", other, other >= 1.4,
-              f"imread {mb / times['ours on theirs']:.0f} vs {mb / reference:.0f} MB/s; {load}")
+    table.add(
+        "read python-mrcz's file >= 1.4x python-mrcz",
+        ">= 1.4",
+        other,
+        other >= 1.4,
+        f"imread {mb / times['ours on theirs']:.0f} vs {mb / reference:.0f} MB/s; {load}",
+    )
     overhead = times["ours on ours"] / times["bare"] - 1
-    table.add("read within 10% of bare in-memory decode", "<= 0.10", overhead, overhead <= 0.10,
-              f"imread {mb / times['ours on ours']:.0f} MB/s vs the same chunks decoded from memory into a "
-              f"fresh array, one frame per CPU, {mb / times['bare']:.0f} MB/s; {load}")
+    table.add(
+        "read within 10% of bare in-memory decode",
+        "<= 0.10",
+        overhead,
+        overhead <= 0.10,
+        f"imread {mb / times['ours on ours']:.0f} MB/s vs the same chunks decoded from memory into a "
+        f"fresh array, one frame per CPU, {mb / times['bare']:.0f} MB/s; {load}",
+    )
 
 
 def _chunks(path: str) -> list[bytes]:
@@ -134,7 +175,9 @@ def _bare_decode(chunks: list[bytes], shape: tuple[int, ...], dtype: np.dtype[An
     def run() -> np.ndarray:
         out = np.empty(shape, dtype=dtype)
         with ThreadPoolExecutor(workers) as pool:
-            for _ in pool.map(lambda k: blosc2.decompress2(chunks[k], dst=out[k], nthreads=1), range(len(chunks))):
+            for _ in pool.map(
+                lambda k: blosc2.decompress2(chunks[k], dst=out[k], nthreads=1), range(len(chunks))
+            ):
                 pass
         return out
 
@@ -155,9 +198,16 @@ def one_frame_goal(table: Table, reps: int, directory: str) -> None:
         "all": lambda: mrczio.imread(path),
     }, max(reps, 3) * 3)  # fmt: skip
     fraction = times["one"] / times["all"]
-    table.add(f"one frame of {count} costs <= 1/40 of all", "<= 0.025", fraction, fraction <= 1 / 40,
-              f"{times['one'] * 1e3:.1f} ms vs {times['all'] * 1e3:.0f} ms ({ny}x{nx} frames, open included; "
-              f"1/{1 / fraction:.0f}); {_load()}")
+    workers = os.cpu_count() or 1
+    table.add(
+        f"one frame of {count} costs <= 1/40 of all",
+        "<= 0.025",
+        fraction,
+        fraction <= 1 / 40,
+        f"{times['one'] * 1e3:.2f} ms vs {times['all'] * 1e3:.1f} ms ({ny}x{nx} frames, open included; "
+        f"1/{1 / fraction:.0f}). A frame is one codec block decoded on one thread, while all frames "
+        f"decode on {workers} CPUs: the bound without opening costs is 1/{count // workers}; {_load()}",
+    )
     remove(path)
 
 
@@ -183,9 +233,14 @@ def open_goal(table: Table, reps: int, directory: str) -> None:
     many = max(reps, 3) * 20  # opens take ~1 ms: many rounds for a stable median
     times = _interleaved({count: opened(path) for count, path in paths.items()}, many)
     ratio = times[2000] / times[20]
-    table.add("open 2000 frames <= 2x open 20 frames", "<= 2", ratio, ratio <= 2,
-              f"{times[2000] * 1e3:.2f} vs {times[20] * 1e3:.2f} ms ({OPEN_SHAPE[0]}x{OPEN_SHAPE[1]} frames, "
-              f"chunk index in the checksum block); {_load()}")
+    table.add(
+        "open 2000 frames <= 2x open 20 frames",
+        "<= 2",
+        ratio,
+        ratio <= 2,
+        f"{times[2000] * 1e3:.2f} vs {times[20] * 1e3:.2f} ms ({OPEN_SHAPE[0]}x{OPEN_SHAPE[1]} frames, "
+        f"chunk index in the checksum block); {_load()}",
+    )
     for path in paths.values():
         remove(path)
 
@@ -205,13 +260,25 @@ def entropy_goals(table: Table, dose_frames: dict[float, np.ndarray], real: np.n
         theirs = len(encode(frame, filter="bitshuffle", blocksize=1 << 16)) / bound
         worst = max(worst, ours)
         detail.add(f"Poisson {dose}", bound / 1e6, ours, theirs, ours <= 1.10)
-    table.add("Poisson doses: size <= 1.10x entropy", "<= 1.10", worst, worst <= 1.10, "worst dose; see entropy table")
+    table.add(
+        "Poisson doses: size <= 1.10x entropy",
+        "<= 1.10",
+        worst,
+        worst <= 1.10,
+        "worst dose; see entropy table",
+    )
     if real is not None:
         bound = entropy_bytes(real)
         ours = len(encode(real)) / bound
         theirs = len(encode(real, filter="bitshuffle", blocksize=1 << 16)) / bound
         detail.add("real uint16 frame", bound / 1e6, ours, theirs, ours <= 1.03)
-        table.add("real uint16 frame: size <= 1.03x entropy", "<= 1.03", ours, ours <= 1.03, f"python-mrcz rule {theirs:.3f}")
+        table.add(
+            "real uint16 frame: size <= 1.03x entropy",
+            "<= 1.03",
+            ours,
+            ours <= 1.03,
+            f"python-mrcz rule {theirs:.3f}",
+        )
     return detail
 
 
@@ -222,21 +289,39 @@ def thread_goals(table: Table, speed: Table) -> None:
     for column, label in ((1, "zstd compression"), (2, "zstd decompression")):
         gain = rows[2][column] / rows[1][column]
         blocks = rows[2][column + 2] / rows[1][column + 2]
-        table.add(f"2 threads >= 1.6x 1 thread, {label}", ">= 1.6", gain, gain >= 1.6,
-                  f"frame-parallel as mrczio does, in memory; blosc block threads: {blocks:.2f}x")
+        table.add(
+            f"2 threads >= 1.6x 1 thread, {label}",
+            ">= 1.6",
+            gain,
+            gain >= 1.6,
+            f"frame-parallel as mrczio does, in memory; blosc block threads: {blocks:.2f}x",
+        )
 
 
 def memory_goal(table: Table, n_frames: int, shape: tuple[int, int], directory: str) -> None:
     """Peak memory of streaming ``n_frames`` from an iterator, in a fresh interpreter."""
     path = os.path.join(directory, "memory.mrcz")
-    command = [sys.executable, "-m", "benchmarks.memory_probe", path, str(n_frames), str(shape[0]), str(shape[1])]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory_probe",
+        path,
+        str(n_frames),
+        str(shape[0]),
+        str(shape[1]),
+    ]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
     probe = json.loads(done.stdout)
     frames = probe["traced_peak"] / probe["frame_bytes"]
-    table.add(f"streaming {n_frames} frames: peak < 4 frames", "< 4", frames, frames < 4,
-              f"tracemalloc peak {probe['traced_peak'] / 1e6:.1f} MB; ru_maxrss growth "
-              f"{probe['rss_growth'] / 1e6:.1f} MB ({probe['rss_growth'] / probe['frame_bytes']:.2f} frames)")
+    table.add(
+        f"streaming {n_frames} frames: peak < 4 frames",
+        "< 4",
+        frames,
+        frames < 4,
+        f"tracemalloc peak {probe['traced_peak'] / 1e6:.1f} MB; ru_maxrss growth "
+        f"{probe['rss_growth'] / 1e6:.1f} MB ({probe['rss_growth'] / probe['frame_bytes']:.2f} frames)",
+    )
     remove(path)
 
 
@@ -258,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.goals", description=main.__doc__)
     parser.add_argument("--frames", type=int, default=20, help="K2-size Poisson(1) frames (default 20)")
     parser.add_argument("--reps", type=int, default=5, help="interleaved rounds (default 5)")
-    parser.add_argument("--memory", action="store_true", help="also the streaming-write and imread memory goals")
+    parser.add_argument(
+        "--memory", action="store_true", help="also the streaming-write and imread memory goals"
+    )
     args = parser.parse_args(argv)
     table = goals_table()
     with tempfile.TemporaryDirectory(prefix="mrczio-goals-") as directory:

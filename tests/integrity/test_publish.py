@@ -58,9 +58,7 @@ def test_temp_creation_never_follows_a_planted_symlink(
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_file_that_appears_meanwhile_is_never_replaced(
-    tmp_path: Path, counts: np.ndarray, name: str
-) -> None:
+def test_file_that_appears_meanwhile_is_never_replaced(tmp_path: Path, counts: np.ndarray, name: str) -> None:
     path = tmp_path / name
     writer = mrczio.open_writer(path, frame_shape=counts.shape[1:], dtype=counts.dtype)
     writer.write(counts)
@@ -108,9 +106,7 @@ def test_two_processes_writing_one_new_path(tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_overwrite_keeps_mode_owner_and_xattrs(
-    tmp_path: Path, counts: np.ndarray, name: str
-) -> None:
+def test_overwrite_keeps_mode_owner_and_xattrs(tmp_path: Path, counts: np.ndarray, name: str) -> None:
     assert os.geteuid() == 0, "this test changes file owners and must run as root (CI does)"
     path = tmp_path / name
     mrczio.imwrite(path, counts)
@@ -171,15 +167,11 @@ def test_without_hard_links_falls_back_to_rename_noreplace(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.bin", "new.bin"]
 
 
-def test_no_links_and_no_renameat2_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_links_and_no_renameat2_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publish.os, "link", _no_hard_links)
 
     def unsupported(temp: str, final: str) -> None:
-        raise FileAccessError(
-            final, "this file system supports neither hard links nor ...", errno.EINVAL
-        )
+        raise FileAccessError(final, "this file system supports neither hard links nor ...", errno.EINVAL)
 
     monkeypatch.setattr(publish, "_rename_no_replace", unsupported)
     out = AtomicFile(str(tmp_path / "x.bin"))
@@ -195,3 +187,44 @@ def test_missing_folder_names_the_final_file(tmp_path: Path, counts: np.ndarray)
         mrczio.imwrite(path, counts)
     assert isinstance(info.value, FileNotFoundError) and info.value.errno == errno.ENOENT
     assert str(path) in str(info.value) and ".part" not in str(info.value)
+
+
+# -- early write-back with fsync -----------------------------------------------------------
+
+
+def _count_writebacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record start_writeback calls while still making the real system call."""
+    calls: list[int] = []
+    real = publish.start_writeback
+
+    def counting(fd: int) -> None:
+        calls.append(os.fstat(fd).st_size)
+        real(fd)
+
+    monkeypatch.setattr(publish, "start_writeback", counting)
+    return calls
+
+
+@pytest.mark.parametrize("fmt", ["mrcz", "mrc"])
+def test_fsync_writes_start_writeback_after_every_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    calls = _count_writebacks(monkeypatch)
+    stack = np.random.default_rng(2).poisson(1.0, (5, 64, 80)).astype(np.uint8)
+    path = tmp_path / f"synced.{fmt}"
+    mrczio.imwrite(path, stack, fsync=True)
+    assert len(calls) == 5
+    assert calls == sorted(calls) and calls[0] > 1024  # after each frame, the file grows
+    np.testing.assert_array_equal(mrczio.imread(path), stack)
+
+
+def test_writes_without_fsync_leave_writeback_to_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_writebacks(monkeypatch)
+    mrczio.imwrite(tmp_path / "lazy.mrcz", np.zeros((3, 8, 8), np.uint8))
+    assert calls == []
+
+
+def test_sync_file_range_is_found_on_linux() -> None:
+    assert (publish._sync_file_range() is not None) == sys.platform.startswith("linux")

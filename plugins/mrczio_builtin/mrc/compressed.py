@@ -5,13 +5,14 @@ k alone, on the caller's thread with one codec thread: blosc starts its threads 
 every call, which costs more than they save on one frame (measured on 1024 x 1024 and
 K2-size frames, docs/benchmarks.md). Several frames decode in parallel, one per
 helper thread, each reading its chunk into a reused buffer and decoding it straight into
-the output array. Every chunk is decoded by the codec the registry holds for the file's
-compressor id (``MODE // 1000``).
+the output array. The output's fresh pages are faulted in by the helpers as they decode
+(numpy asks for transparent huge pages): touching them all first on the caller's thread
+made ``imread`` of 20 K2 frames 1.19x the bare decode instead of 1.06x. Every chunk is
+decoded by the codec the registry holds for the file's compressor id (``MODE // 1000``).
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import threading
 from collections import deque
@@ -139,18 +140,6 @@ class MrczReader(MrcLayoutReader):
             for future in pending:  # after a failure: let no helper write into out later
                 future.cancel()
             wait(pending)
-
-    def _empty(self, count: int) -> np.ndarray:
-        """A new output array with its pages already mapped.
-
-        Helper threads that fault in fresh pages of one array at the same time run at
-        half speed or worse (measured: 650 vs 1250 MB/s for 30 K2 frames); touching one
-        byte per page here, on one thread, costs ~0.1 s per GB.
-        """
-        out = super()._empty(count)
-        if count > 1:
-            out.reshape(-1).view(np.uint8)[:: mmap.PAGESIZE] = 0
-        return out
 
     def _read_and_decode(self, k: int, out: np.ndarray) -> None:
         self._buffers.codec_threads = 1

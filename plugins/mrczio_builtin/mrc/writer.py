@@ -9,7 +9,7 @@ DMIN/DMAX/DMEAN/RMS, and then the file is renamed into place.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import numpy as np
@@ -47,6 +47,7 @@ class FrameEncoder:
         position: int,
         packed_bytes: int = 0,
         entries: list[Entry] | None = None,
+        on_frame_written: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
         #: Offset, length and CRC-32C of every frame written (and of earlier frames, for
@@ -61,6 +62,7 @@ class FrameEncoder:
         self._sink = sink
         self._storage = mode.storage_dtype(byteorder)
         self._clip = clip
+        self._on_frame_written = on_frame_written
         self._pipeline = (
             CompressionPipeline(codec, workers, self._write_chunk, with_stats=stats is not None)
             if codec is not None
@@ -104,6 +106,8 @@ class FrameEncoder:
         length = len(stored) if isinstance(stored, bytes) else stored.nbytes
         self.entries.append(Entry(self.position, length, checksum))
         self.position += length
+        if self._on_frame_written is not None:
+            self._on_frame_written()
 
     def close(self, *, raise_errors: bool = True) -> None:
         if self._pipeline is not None:
@@ -165,7 +169,7 @@ class MrcFamilyWriter(EncodingWriter):
             self._sink, self.path, codec=codec, mode=mode, byteorder=self._opts.byteorder,
             stats=RunningStats() if request.options.get("compute_stats", True) else None,
             clip=bool(request.options.get("clip", False)), workers=frame_workers(request.options),
-            position=mrc.HEADER_SIZE + len(self._extended),
+            position=mrc.HEADER_SIZE + len(self._extended), on_frame_written=self._file.start_writeback,
         )  # fmt: skip
         self._checksums = bool(request.options.get("checksums", codec is not None))
 
