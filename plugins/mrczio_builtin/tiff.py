@@ -28,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import struct
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +45,7 @@ from mrczio.errors import (
     FormatError,
     MetadataError,
     MrczioError,
+    MrczioWarning,
     OptionError,
     TruncatedFileError,
 )
@@ -128,6 +131,7 @@ class TiffReader(StackReader):
         self._handle = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
         self._lock = threading.Lock()
         self._size = os.fstat(fd).st_size
+        self._permissive = permissive
         try:
             self._tif = tifffile.TiffFile(self._handle)
         except (tifffile.TiffFileError, ValueError, OSError) as exc:
@@ -149,6 +153,15 @@ class TiffReader(StackReader):
                 path,
                 f"pages of shape {first.shape} with {first.samplesperpixel} samples are not grey frames",
             )
+        try:
+            last_offset = int(pages[-1].offset)
+        except Exception as exc:  # tifffile raises many kinds for a damaged directory
+            if not self._permissive:
+                raise CorruptFrameError(
+                    path, f"page {len(pages) - 1}: its directory cannot be read: {exc}", frame=len(pages) - 1
+                ) from exc
+        else:
+            self._check_chain_end(path, last_offset)
         info = self._own_description(first)
         self._page_shape = tuple(int(n) for n in first.shape)
         self._page_dtype = np.dtype(first.dtype).newbyteorder("=")
@@ -165,6 +178,34 @@ class TiffReader(StackReader):
             voxel_size=self._voxel_size(first, info), metadata=metadata, header=header,
             extended_header=extended, exttyp=exttyp, geometry=geometry_of(header),
         )  # fmt: skip
+
+    def _check_chain_end(self, path: str, last_offset: int) -> None:
+        """The last page tifffile found must end the page chain.
+
+        tifffile stops at a page directory it cannot read (a file cut inside the chain)
+        and only logs it, which would silently drop every later page. The last page's
+        "next directory" field is read here: a non-zero value means pages are missing.
+        ``permissive=True`` turns the error into a warning and reads the pages found.
+        """
+        fmt, fd = self._tif.tiff, self._handle.fileno()
+        count_bytes = os.pread(fd, fmt.tagnosize, last_offset)  # positional: tifffile's position stays
+        count = struct.unpack(fmt.tagnoformat, count_bytes)[0] if len(count_bytes) == fmt.tagnosize else 0
+        raw = os.pread(fd, fmt.offsetsize, last_offset + fmt.tagnosize + count * fmt.tagsize)
+        following = struct.unpack(fmt.offsetformat, raw)[0] if len(raw) == fmt.offsetsize else -1
+        if following == 0:
+            return
+        n_found = len(self._tif.pages)
+        where = (
+            "past the end of the file" if following < 0 or following >= self._size else f"at byte {following}"
+        )
+        message = (
+            f"the TIFF page chain breaks after page {n_found - 1}: the next page's directory "
+            f"({where}) is missing or damaged, so later pages are lost"
+        )
+        if not self._permissive:
+            error = TruncatedFileError if following < 0 or following >= self._size else FormatError
+            raise error(path, message + " (open with permissive=True to read the pages found)")
+        warnings.warn(f"{path}: {message}; reading the {n_found} pages found", MrczioWarning, stacklevel=5)
 
     def _own_description(self, page: Any) -> dict[str, Any]:
         """The ``mrczio`` block of a description this module wrote, else {}.

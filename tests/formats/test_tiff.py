@@ -12,15 +12,14 @@ import pytest
 import tifffile
 
 import mrczio
+from mrczio.errors import FormatError, MrczioWarning, TruncatedFileError
 from mrczio.testing import assert_bit_exact, check_outside, sample_stack
 
 
 def tiffinfo(path: Path) -> str:
     tool = shutil.which("tiffinfo")
     assert tool, "tiffinfo missing: .ci/install-tools installs libtiff-tools"
-    done = subprocess.run(
-        [tool, "-D", str(path)], capture_output=True, text=True, check=True, timeout=60
-    )
+    done = subprocess.run([tool, "-D", str(path)], capture_output=True, text=True, check=True, timeout=60)
     return done.stdout
 
 
@@ -113,9 +112,7 @@ def test_metadata_and_voxel_size_round_trip(tmp_path: Path, counts: np.ndarray) 
         assert reader.header is None and reader.format_name == "tiff"
 
 
-def test_voxel_size_from_resolution_tags_of_foreign_files(
-    tmp_path: Path, counts: np.ndarray
-) -> None:
+def test_voxel_size_from_resolution_tags_of_foreign_files(tmp_path: Path, counts: np.ndarray) -> None:
     tifffile.imwrite(tmp_path / "f.tif", counts, photometric="minisblack", resolution=(1e8 / 1.06, 1e8 / 1.06),
                      resolutionunit="CENTIMETER", compression="lzw")  # fmt: skip
     with mrczio.open(tmp_path / "f.tif") as reader:
@@ -214,3 +211,48 @@ def test_rgb_tiff_is_refused(tmp_path: Path) -> None:
     tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((4, 4, 3), np.uint8), photometric="rgb")
     with pytest.raises(mrczio.FormatError, match="rgb.tif"):
         mrczio.open(tmp_path / "rgb.tif")
+
+
+# -- a page chain cut short ----------------------------------------------------------------
+
+
+def _page_offsets(path: Path) -> list[int]:
+    with tifffile.TiffFile(path) as tif:
+        return [int(page.offset) for page in tif.pages]
+
+
+@pytest.mark.parametrize("bigtiff", [False, True])
+def test_a_file_cut_inside_a_later_page_directory_is_refused(tmp_path: Path, bigtiff: bool) -> None:
+    """tifffile stops at the damaged directory and only logs it; mrczio refuses instead
+    of silently returning fewer frames."""
+    stack = np.random.default_rng(8).poisson(2.0, (5, 40, 48)).astype(np.uint8)
+    whole = tmp_path / "whole.tif"
+    mrczio.imwrite(whole, stack, bigtiff=bigtiff)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(data[: _page_offsets(whole)[4] + 1])  # inside the last page's directory
+    with pytest.raises(FormatError, match="page chain breaks after page 3") as raised:
+        mrczio.open(cut)
+    assert str(cut) in str(raised.value)
+    with (
+        pytest.warns(MrczioWarning, match="reading the 4 pages found"),
+        mrczio.open(cut, permissive=True) as reader,
+    ):
+        np.testing.assert_array_equal(reader.read(), stack[:4])
+
+
+def test_a_directory_pointer_past_the_end_is_a_truncated_file(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.tif"
+    mrczio.imwrite(whole, np.zeros((4, 16, 16), np.uint8))
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(whole.read_bytes()[: _page_offsets(whole)[2] - 1])
+    with pytest.raises(TruncatedFileError, match="past the end of the file"):
+        mrczio.open(cut)
+
+
+def test_foreign_multipage_files_end_their_chain(tmp_path: Path) -> None:
+    stack = np.arange(3 * 8 * 9, dtype=np.uint16).reshape(3, 8, 9)
+    path = tmp_path / "foreign.tif"
+    tifffile.imwrite(path, stack, contiguous=False, photometric="minisblack")
+    with mrczio.open(path) as reader:
+        assert reader.n_frames == 3
