@@ -8,12 +8,16 @@ Two modes share the code. ``paper`` follows the paper and zorro: the CDF of the 
 image itself, unit bins over mean +- 8 sqrt(mean), CDF normalised in range, sigma
 bounded to [0.7, 1.3] sqrt(mean), fallback thresholds (-4, 3.25). ``default`` fits the
 same model to a specimen-free local residual (:mod:`~mrczio.corrections.residual`:
-each sum against its neighbours' clipped mean, Anscombe-stabilised in count space), so
-specimen contrast and gain structure do not widen sigma; a robust (IQR) sigma sets the
-histogram range and fit start, the CDF is normalised by all pixels, sigma is bounded
-to [0.5, 2] sigma_robust, and the thresholds are never closer to 0 than a floor set by
-the tolerated null flag rate ``false_rate``. ``residual="global"`` gives the previous
-default (the sum image itself, Anscombe for low-dose integer sums) for comparison.
+each sum against its neighbours' clipped mean, as a signed root Poisson deviance in
+count space), so specimen contrast and gain structure do not widen sigma; a robust
+(IQR) sigma sets the histogram range and fit start, the CDF is normalised by all
+pixels and sigma is bounded to [0.5, 2] sigma_robust. Pixels are then judged by the
+exact binomial z of their count within their 5x5 window. The thresholds are never
+closer to 0 than a floor set by the tolerated null flag rate ``false_rate``, except
+that on a side where the exact test discovers outliers they move to the
+Benjamini-Hochberg cut at false discovery rate ``fdr``. ``residual="global"`` gives the
+previous default (the sum image itself, Anscombe for low-dose integer sums) for
+comparison.
 
 Pixels listed in ``forced`` (e.g. gain pixels that are NaN, inf or <= 0) are always
 hard outliers and are filled. Non-finite sums are refused
@@ -34,11 +38,11 @@ from mrczio.corrections import histogram as hist
 from mrczio.corrections.blend import blend
 from mrczio.corrections.fill import fill_values
 from mrczio.corrections.kernels import psf_kernel
+from mrczio.corrections.residual import RING_SIGMA
 from mrczio.corrections.temporal import (
     Transients,
     fill_transients,
     find_transients,
-    scale_at,
     screen,
     sum_of_squares,
     sums,
@@ -72,6 +76,7 @@ class OutlierSettings:
     fallback: tuple[float, float] = (-4.0, 3.25)
     transform: Literal["auto", "none", "anscombe"] = "auto"
     false_rate: float | None = 1e-5
+    fdr: float | None = 0.005
     sigma_bounds: tuple[float, float] | None = None
     eps: float = 1e-3
     psf: Any = "paper"
@@ -100,6 +105,8 @@ class OutlierSettings:
         checks.whole(self.min_good, "min_good", 1)
         if self.false_rate is not None:
             checks.in_range(self.false_rate, "false_rate", 0.0, 1.0)
+        if self.fdr is not None:
+            checks.in_range(self.fdr, "fdr", 0.0, 1.0)
         if self.count_scale is not None:
             checks.positive(self.count_scale, "count_scale")
         self._check_pairs()
@@ -123,7 +130,9 @@ class OutlierSettings:
     def for_mode(cls, mode: Mode = "default", **overrides: Any) -> OutlierSettings:
         """Settings for ``mode`` with the mode's own defaults, then ``overrides``."""
         if mode == "paper":
-            base = cls(mode="paper", transform="none", false_rate=None, residual="global", temporal=False)
+            base = cls(
+                mode="paper", transform="none", false_rate=None, fdr=None, residual="global", temporal=False
+            )
         elif mode == "default":
             base = cls()
         else:
@@ -287,19 +296,59 @@ def _cut(
     return cand, np.asarray(sig_all[cand], dtype=np.float64)
 
 
-def _cut_residual(
-    settings: OutlierSettings, image: np.ndarray, fit: NormalFit, td: float, th: float
+def _local_sigma(
+    settings: OutlierSettings, stat: _Statistic, total: np.ndarray, z_scale: float, td: float, th: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_cut` of ``(image - mu) / sigma`` without forming it for every pixel:
-    a cut on ``image`` widened by a rounding slack keeps a superset, then the exact
-    sigma values of that superset are cut as :func:`_cut` does."""
+    """Candidates of the local test and their sigma values: the exact z of each pixel
+    against its ring (:func:`~mrczio.corrections.residual.exact_z`) over ``z_scale``.
+
+    The deviance residual is never smaller in magnitude than the exact z, so a cut on
+    it (with a rounding slack) keeps a superset; the exact z of that superset is then
+    cut as :func:`_cut` does.
+    """
+    from mrczio.corrections.residual import exact_z
+
+    assert stat.image is not None and stat.expected is not None
     low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
-    flat = image.ravel()
-    slack = 1e-3 * fit.sigma * (1.0 + abs(low) + abs(high)) + 1e-5 * abs(fit.mu)
-    lo_y, hi_y = fit.mu + low * fit.sigma + slack, fit.mu + high * fit.sigma - slack
-    near = np.flatnonzero((flat < lo_y) | (flat > hi_y) | ~np.isfinite(flat))
-    cand, sig = _cut(settings, (flat[near] - fit.mu) / fit.sigma, td, th)
+    flat = stat.image.ravel()
+    slack = 1e-3 * (1.0 + abs(low) + abs(high))
+    near = np.flatnonzero((flat < (low + slack) * z_scale) | (flat > (high - slack) * z_scale))
+    z = exact_z(total, stat.expected, stat.scale, near)
+    cand, sig = _cut(settings, z / z_scale, td, th)
     return near[cand], sig
+
+
+def _fdr_cut(magnitudes: np.ndarray, n_pixels: int, q: float) -> float | None:
+    """Benjamini-Hochberg on one side at false discovery rate ``q`` over ``n_pixels``
+    one-sided tests: the critical value ``-ndtri(q k / n_pixels)`` (k the number
+    rejected), which lies between the last rejected and the first kept of
+    ``magnitudes`` (the candidates' z on that side); None when nothing is rejected."""
+    from scipy.special import ndtr, ndtri
+
+    p = np.sort(ndtr(-np.asarray(magnitudes, dtype=np.float64)))
+    ok = np.flatnonzero(p <= q * np.arange(1, p.size + 1) / n_pixels)
+    return None if not ok.size else float(-ndtri(q * (int(ok[-1]) + 1) / n_pixels))
+
+
+def _fdr_thresholds(
+    settings: OutlierSettings, sig: np.ndarray, n_pixels: int, td: float, th: float, info: dict[str, Any]
+) -> tuple[float, float]:
+    """Each threshold moved to the Benjamini-Hochberg critical value at ``settings.fdr``
+    (looser or stricter than the floor), never inside the candidates' cut (where the
+    exact z values end); the floor stays where that side rejects nothing."""
+    assert settings.fdr is not None
+    low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
+    out = []
+    for side, t, bound in ((-1.0, td, -low), (1.0, th, high)):
+        cut = _fdr_cut(side * sig[side * sig > 0], n_pixels, settings.fdr)
+        name = "t_dark" if side < 0 else "t_hot"
+        info[f"{name}_fdr"] = None if cut is None else side * cut / settings.rho
+        if cut is not None:
+            t = side * max(cut, bound) / settings.rho
+            info[f"{name}_source"] = "fdr"
+        out.append(t)
+    info["t_dark"], info["t_hot"] = out
+    return out[0], out[1]
 
 
 def _global_sigma(
@@ -383,10 +432,10 @@ def _local_statistic(
         source = "integer counts" if total.dtype.kind in "iu" else "estimated"
     else:
         source = "given"
-    y = res.anscombe_residual(total, expected, scale, threads=threads)
+    y = res.deviance_residual(total, expected, scale, threads=threads)
     if forced is not None:
         y[forced] = 0.0
-    points = hist.float_cdf(y, settings.max_sigma, "anscombe", False)
+    points = hist.float_cdf(y, settings.max_sigma, "anscombe", False)  # unit Poisson sigma
     c = float(np.mean(scale))
     info = {
         "residual": "local",
@@ -394,40 +443,22 @@ def _local_statistic(
         "count_scale_source": source,
         "mean_expected": float(expected.mean(dtype=np.float64)),
     }
-    return _Statistic(points, "local-anscombe", y, info, expected, scale)
-
-
-def _poisson_limited(
-    sig: np.ndarray, cand: np.ndarray, total: np.ndarray, stat: _Statistic, sigma: float
-) -> np.ndarray:
-    """Candidates' sigma values, never more extreme than the exact Poisson tail.
-
-    At low counts the Anscombe residual's tails are heavier than normal (a sum of 0
-    where 8 are expected, p = 3e-4, reads -4.6 sigma); the exact one-sided Poisson
-    probability of the observed count given the neighbours' expectation, as a normal
-    quantile, caps it.
-    """
-    from scipy.special import gammainc, gammaincc, ndtri
-
-    assert stat.expected is not None
-    sc = scale_at(stat.scale, cand)
-    x = np.maximum(total.ravel()[cand].astype(np.float64), 0) / sc
-    m = np.maximum(stat.expected.ravel()[cand].astype(np.float64), 1e-9) / sc
-    low = ndtri(np.clip(gammaincc(x + 1.0, m), 1e-300, 1.0))  # P(X <= x) as a quantile
-    high = -ndtri(np.clip(gammainc(np.maximum(x, 1e-12), m), 1e-300, 1.0))  # P(X >= x)
-    capped = np.where(sig < 0, np.maximum(sig, low / sigma), np.minimum(sig, high / sigma))
-    return np.asarray(capped)
+    return _Statistic(points, "local-deviance", y, info, expected, scale)
 
 
 def _at(scale: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
     return scale if np.ndim(scale) == 0 else np.asarray(scale).ravel()[idx]
 
 
-def _global_net(
-    total: np.ndarray, settings: OutlierSettings, local_hard: np.ndarray, stat_local: _Statistic
-) -> np.ndarray | None:
-    """Hard outliers of the global (sum-image) test that the local residual missed:
-    the inside of defect clusters wider than the local window. None when disabled."""
+#: Half-width of the window whose median the global net compares a pixel with: a
+#: defect block up to about 11 x 11 pixels leaves the median of 17 x 17 clean.
+NET_RADIUS = 8
+
+
+def _global_net(total: np.ndarray, settings: OutlierSettings, stat_local: _Statistic) -> np.ndarray | None:
+    """Hard outliers of the global (sum-image) test confirmed against a wide window: they
+    catch the inside of defect clusters wider than the local window, and become weight-0
+    outliers even where the local test gave them a soft weight. None when disabled."""
     if not settings.global_net:
         return None
     gs = replace(settings, residual="global")
@@ -438,17 +469,18 @@ def _global_net(
     cand, sig = _global_sigma(total, transform, fit, gs, td, th)
     w = logistic_weight(sig, gs.k, gs.rho * td, gs.rho * th)
     hard = cand[w < 0.5]
-    if stat_local.expected is not None and hard.size:
-        # the sum-image test alone flags Poisson zeros at low dose: keep a pixel only
-        # if its exact Poisson tail against the mean expectation is as extreme
-        flat_exp = np.full(hard.size, float(stat_local.expected.mean()))
-        probe = _Statistic(stat.points, "", None, {}, flat_exp, _at(stat_local.scale, hard))
-        zs = _poisson_limited(np.asarray(sig[w < 0.5]), np.arange(hard.size),
-                              total.ravel()[hard], probe, 1.0)  # fmt: skip
+    if hard.size:
+        # the sum-image test also flags specimen and block-pattern contrast, and Poisson
+        # zeros at low dose: keep a pixel only if its exact Poisson tail against the
+        # median of its 17x17 window is as extreme
+        from mrczio.corrections.residual import poisson_z, window_median
+
+        sc = _at(stat_local.scale, hard)
+        level = window_median(total, hard, NET_RADIUS) / sc
+        zs = poisson_z(total.ravel()[hard] / sc, level)
         hard = hard[(zs < gs.rho * td) | (zs > gs.rho * th)]
     net = np.zeros(total.shape, dtype=bool)
     net.ravel()[hard] = True
-    net.ravel()[local_hard] = False
     return net
 
 
@@ -540,8 +572,14 @@ def detect_outliers(
     fit, info = _thresholds(settings, points)
     td, th = info["t_dark"], info["t_hot"]
     if stat.image is not None:
-        cand, sig = _cut_residual(settings, stat.image, fit, td, th)
-        sig = _poisson_limited(sig, cand, total, stat, fit.sigma)
+        z_scale = max(fit.sigma / RING_SIGMA, 1.0)
+        stat.info["z_scale"] = z_scale
+        cand, sig = _local_sigma(settings, stat, total, z_scale, td, th)
+        if settings.fdr is not None:
+            relaxed = _fdr_thresholds(settings, sig, total.size, td, th, info)
+            if relaxed != (td, th):
+                td, th = relaxed
+                cand, sig = _local_sigma(settings, stat, total, z_scale, td, th)
         mean_sum = stat.info.pop("mean_expected")
         frame_mean = mean_sum / n
         c = stat.info["count_scale"]
@@ -554,7 +592,8 @@ def detect_outliers(
     w = logistic_weight(sig, settings.k, settings.rho * td, settings.rho * th)
     keep = w < 1.0 - settings.eps
     cand, w, sig = cand[keep], w[keep].astype(np.float32), sig[keep]
-    net = _global_net(total, settings, cand[w < 0.5], stat) if stat.image is not None else None
+    net = _global_net(total, settings, stat) if stat.image is not None else None
+    n_net = 0 if net is None else int(np.count_nonzero(net) - np.count_nonzero(net.ravel()[cand[w < 0.5]]))
     both = net if forced is None else (forced if net is None else forced | net)
     cand, w, sig = _merge_forced(cand, w, sig, both)
     hard = w < 0.5
@@ -601,7 +640,7 @@ def detect_outliers(
         n_hot=int(np.count_nonzero(sig[hard] > th)),
         n_dead=int(np.count_nonzero(sig[hard] < td)),
         n_forced=0 if forced is None else int(np.count_nonzero(forced)),
-        n_global_net=0 if net is None else int(np.count_nonzero(net)),
+        n_global_net=n_net,
         n_outliers=int(np.count_nonzero(hard)),
         n_neighbourly=int(np.count_nonzero(filled.neighbourly & hard)),
         n_candidates=int(cand.size),

@@ -73,8 +73,9 @@ def test_local_residual_keeps_sigma_at_poisson_under_specimen_contrast():
     assert _recall(local.outlier_mask(), strong) > _recall(glob.outlier_mask(), strong)
     for key in ("t_dark", "t_hot", "threshold_floor", "t_dark_fit", "t_hot_fit"):
         assert key in local.info
-    assert local.info["t_hot_source"] in ("fit", "floor", "fallback")
-    assert local.info["t_hot"] >= local.info["threshold_floor"]
+    assert local.info["t_hot_source"] in ("fit", "floor", "fallback", "fdr")
+    relaxed = local.info["t_hot_source"] == "fdr"  # many hot pixels: Benjamini-Hochberg cut
+    assert (local.info["t_hot"] < local.info["threshold_floor"]) == relaxed
 
 
 def test_block_of_defects_wider_than_the_window_is_caught_by_the_global_net():

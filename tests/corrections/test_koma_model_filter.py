@@ -31,7 +31,9 @@ _BLOCKS_ONLY = {
 def series() -> list[np.ndarray]:
     """Five vacuum stacks of 128^2 whose only fixed pattern is a 3 % block pattern."""
     det = SyntheticDetector(DetectorModel(shape=(128, 128), block_pattern=0.03, **_BLOCKS_ONLY), seed=1)
-    return [det.stack(10, dose_rate=4.0, frame_time=0.25, contrast=0.0, outliers=False).data for _ in range(5)]
+    return [
+        det.stack(10, dose_rate=4.0, frame_time=0.25, contrast=0.0, outliers=False).data for _ in range(5)
+    ]
 
 
 def test_registry_filter_applies_the_modelled_reference(series):

@@ -117,7 +117,7 @@ def test_null_stack_flags_almost_nothing_in_default_mode():
     x = counting_movie(50, (256, 256), 1.0, seed=11)
     res = detect_outliers(x)
     assert res.info["n_outliers"] <= 5
-    assert res.info["transform"] == "local-anscombe" and res.info["residual"] == "local"
+    assert res.info["transform"] == "local-deviance" and res.info["residual"] == "local"
     assert detect_outliers(x, residual="global").info["transform"] == "anscombe"
     paper = detect_outliers(x, mode="paper")
     assert paper.info["n_outliers"] > res.info["n_outliers"]
