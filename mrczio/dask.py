@@ -193,10 +193,16 @@ def reader_to_dask(reader: StackReader, frames_per_chunk: int = 1) -> Any:
 def expand_paths(
     paths_or_glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
 ) -> list[str]:
-    """A list of paths/URLs from one path, one URL, a local glob pattern, or a sequence."""
+    """A list of paths/URLs from one path, one URL, a glob pattern (local, or a URL whose
+    file system can list folders: ``s3://bucket/run/*.mrcz``, ``memory://``, an HTTP
+    folder listing), or a sequence."""
     if isinstance(paths_or_glob, str | os.PathLike):
         name = os.fspath(paths_or_glob)
-        if is_url(name) or not glob.has_magic(name):
+        if is_url(name):
+            from mrczio.remote import glob_urls, has_wildcards
+
+            return glob_urls(name) if has_wildcards(name) else [name]
+        if not glob.has_magic(name):
             return [name]
         matches = sorted(glob.glob(name))
         if not matches:
@@ -217,7 +223,8 @@ def open_dask(
 ) -> Any:
     """A lazy ``dask.array`` stacking the movies along a new first axis.
 
-    ``paths_or_glob`` is one path or URL, a local glob pattern (``"data/*.mrcz"``, sorted)
+    ``paths_or_glob`` is one path or URL, a glob pattern (``"data/*.mrcz"``, or a URL such
+    as ``"s3://bucket/run/*.mrcz"``; sorted)
     or a sequence of paths and URLs; the result has shape ``(n_files, *movie_shape)``
     (like ``dask.array.image.imread``) with one chunk per ``frames_per_chunk`` frames of
     each movie. Every movie must have the same shape and dtype. Only headers are read

@@ -22,11 +22,13 @@ Per-protocol fsspec options (credentials, endpoints) go in
 
 from __future__ import annotations
 
+import errno
+import glob
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrczio.errors import RemoteError, TruncatedFileError
+from mrczio.errors import MissingFileError, RemoteError, TruncatedFileError
 
 KIB = 1 << 10
 MIB = 1 << 20
@@ -89,6 +91,34 @@ def _filesystem(url: str) -> tuple[Any, str]:
     except ValueError as exc:
         raise RemoteError(f"{url}: {exc}") from None
     return fs, path
+
+
+def has_wildcards(url: str) -> bool:
+    """True when ``url`` is a pattern to expand: ``*``, ``?`` or ``[`` in its path. For
+    HTTP(S) only ``*`` counts, and only before any query string, so signed URLs
+    (``...?X-Amz-Signature=...``) stay single files."""
+    if url.split("://", 1)[0].lower() in ("http", "https"):
+        return "*" in url.split("?", 1)[0]
+    return glob.has_magic(url.split("://", 1)[1])
+
+
+def glob_urls(pattern: str) -> list[str]:
+    """The URLs matching ``pattern``, sorted, through the protocol's fsspec filesystem
+    (object stores list prefixes; HTTP needs a server that lists the folder as links).
+    Raises :class:`MissingFileError` when nothing matches."""
+    fs, path = _filesystem(pattern)
+    try:
+        matches = sorted(fs.glob(path))
+    except (OSError, ValueError) as exc:
+        raise RemoteError(f"{pattern}: the pattern could not be expanded: {exc}") from exc
+    if not matches:
+        raise MissingFileError(pattern, "no files match this pattern", errno.ENOENT)
+    return [_as_url(fs, match, pattern) for match in matches]
+
+
+def _as_url(fs: Any, match: str, pattern: str) -> str:
+    """A match as a full URL (HTTP matches already are; others lose their protocol)."""
+    return match if "://" in match else str(fs.unstrip_protocol(match))
 
 
 class RemoteFile:

@@ -62,6 +62,9 @@ class _Handler(SimpleHTTPRequestHandler):
     def _serve(self, body: bool) -> None:
         path = self.translate_path(self.path)
         range_header = self.headers.get("Range")
+        if os.path.isdir(path) and self.path.split("?", 1)[0].endswith("/"):
+            self._list(path, range_header, body)
+            return
         if not os.path.isfile(path):
             self.server.log.add(self.command, self.path, range_header, 0)
             self.send_error(404, "not found")
@@ -91,6 +94,16 @@ class _Handler(SimpleHTTPRequestHandler):
         self.server.log.add(self.command, self.path, range_header, len(data))
         self.end_headers()
         self.wfile.write(data)
+
+    def _list(self, path: str, range_header: str | None, body: bool) -> None:
+        """A folder as an HTML page of links (what fsspec's HTTP glob reads)."""
+        self.server.log.add(self.command, self.path, range_header, 0)
+        listing = self.list_directory(path)  # sends the status and headers itself
+        if listing is None:
+            return
+        with listing:
+            if body:
+                self.copyfile(listing, self.wfile)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:

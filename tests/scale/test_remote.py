@@ -91,9 +91,7 @@ def test_large_chunks_walk_reads_headers_not_bodies(
     _, data = large_movie
     path = large_movie[0].with_name("no-index.mrcz")
     mrczio.imwrite(path, data, checksums=False)
-    small = RemoteSettings(
-        prefix_bytes=2048, tail_bytes=1024, min_readahead=256, max_readahead=4096
-    )
+    small = RemoteSettings(prefix_bytes=2048, tail_bytes=1024, min_readahead=256, max_readahead=4096)
     monkeypatch.setattr(remote, "settings", small)
     served.log.reset()
     with mrczio.open(served.url(path.name)) as reader:
@@ -140,9 +138,7 @@ def test_missing_url_is_a_remote_error(served: RangeServer) -> None:
         mrczio.open(served.url("nothing.mrcz"))
 
 
-def test_server_without_ranges_is_refused(
-    tmp_path: Path, large_movie: tuple[Path, np.ndarray]
-) -> None:
+def test_server_without_ranges_is_refused(tmp_path: Path, large_movie: tuple[Path, np.ndarray]) -> None:
     path, _ = large_movie
     server = RangeServer(tmp_path, honour_ranges=False)
     with server, pytest.raises(RemoteError, match="ignored a range request"):
@@ -154,9 +150,7 @@ def test_unknown_protocol_is_a_remote_error() -> None:
         open_positional("nosuchproto://host/movie.mrcz")
 
 
-def test_truncated_read_beyond_size(
-    served: RangeServer, small_movie: tuple[Path, np.ndarray]
-) -> None:
+def test_truncated_read_beyond_size(served: RangeServer, small_movie: tuple[Path, np.ndarray]) -> None:
     path, _ = small_movie
     source = open_positional(served.url(path.name))
     try:
@@ -164,3 +158,47 @@ def test_truncated_read_beyond_size(
             source.read_at(source.size - 4, 8)
     finally:
         source.close()
+
+
+# -- URL patterns -------------------------------------------------------------------------
+
+
+def test_open_dask_expands_a_pattern_over_an_http_folder_listing(tmp_path: Path, served: RangeServer) -> None:
+    for k in (2, 0, 1):
+        mrczio.imwrite(tmp_path / f"m{k}.mrcz", np.full((2, 8, 8), k, np.uint8))
+    mrczio.imwrite(tmp_path / "other.mrc", np.zeros((2, 8, 8), np.uint8))
+    pattern = f"http://127.0.0.1:{served.port}/m*.mrcz"
+    stacked = mrczio.open_dask(pattern)
+    assert stacked.shape == (3, 2, 8, 8)
+    np.testing.assert_array_equal(stacked.compute()[:, 0, 0, 0], [0, 1, 2])  # sorted by name
+    with pytest.raises(mrczio.MissingFileError, match="no files match") as raised:
+        mrczio.open_dask(f"http://127.0.0.1:{served.port}/zz*.mrcz")
+    assert "zz*.mrcz" in str(raised.value)
+
+
+def test_open_dask_expands_a_pattern_on_an_fsspec_file_system(tmp_path: Path) -> None:
+    for k in range(3):
+        path = tmp_path / f"x{k}.mrcz"
+        mrczio.imwrite(path, np.full((2, 4, 4), 10 + k, np.uint8))
+        _memory(path.read_bytes(), f"glob-run/x{k}.mrcz")
+    assert remote.glob_urls("memory://glob-run/x[01].mrcz") == [
+        "memory:///glob-run/x0.mrcz",
+        "memory:///glob-run/x1.mrcz",
+    ]
+    np.testing.assert_array_equal(
+        mrczio.open_dask("memory://glob-run/x*.mrcz").compute()[:, 0, 0, 0], [10, 11, 12]
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "pattern"),
+    [
+        ("http://host/run/*.mrcz", True),
+        ("https://host/a.mrcz?X-Amz-Signature=ab[c]?d", False),  # a signed URL is one file
+        ("https://host/a.mrcz?list=*", False),
+        ("s3://bucket/run/a?.mrcz", True),
+        ("s3://bucket/run/a.mrcz", False),
+    ],
+)
+def test_which_urls_are_patterns(url: str, pattern: bool) -> None:
+    assert remote.has_wildcards(url) is pattern
