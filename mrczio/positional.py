@@ -12,9 +12,10 @@ and local reading does not need fsspec.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mrczio.byte_source import ByteSource
 from mrczio.fileio import PositionalFile
@@ -74,3 +75,44 @@ def read_head(path: str, count: int) -> bytes:
     remote = RemoteFile(path)
     _parked.file = remote
     return remote.read_at(0, min(count, remote.size), what="header")
+
+
+class SourceStream(io.RawIOBase):
+    """A read-only, seekable binary stream over a :class:`PositionalSource`, for
+    libraries that want a file object (tifffile): local paths and URLs alike. Closing
+    the stream closes the source."""
+
+    def __init__(self, source: PositionalSource) -> None:
+        super().__init__()
+        self.source = source
+        self.name = source.path
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.source.size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"{self.name}: cannot seek to byte {base + offset}")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(0, min(view.nbytes, self.source.size - self._position))
+        if count:
+            view[:count] = self.source.read_at(self._position, count, what="TIFF data")
+        self._position += count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self.source.close()
+        super().close()

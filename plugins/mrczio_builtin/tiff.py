@@ -32,7 +32,7 @@ import struct
 import threading
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -52,6 +52,7 @@ from mrczio.errors import (
 from mrczio.fileio import open_regular_file
 from mrczio.geometry import geometry_of
 from mrczio.hookspecs import hookimpl
+from mrczio.positional import SourceStream, is_url, open_positional
 from mrczio.publish import AtomicFile
 from mrczio.reader import ReaderInfo, StackReader, VoxelSize
 from mrczio.registry import Registry
@@ -114,6 +115,17 @@ def _kept_mrc_header(record: Any) -> tuple[np.ndarray | None, bytes, bytes]:
 # -- reading ---------------------------------------------------------------------------
 
 
+def _open_stream(path: str) -> tuple[BinaryIO, int]:
+    """(binary stream, size) for a local path or, through :mod:`mrczio.remote`, a URL
+    (tifffile then reads page directories and strips by range requests)."""
+    if is_url(path):
+        stream = SourceStream(open_positional(path))
+        return cast(BinaryIO, stream), stream.source.size
+    fd = open_regular_file(path)  # missing, directory, FIFO: mrczio errors, no hang
+    handle = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
+    return handle, os.fstat(fd).st_size
+
+
 class TiffReader(StackReader):
     """Pages of a TIFF as frames; decodes a page only when it is asked for.
 
@@ -127,10 +139,8 @@ class TiffReader(StackReader):
     def __init__(self, path: str, *, permissive: bool = False) -> None:
         import tifffile  # imported here: most reads never touch TIFF
 
-        fd = open_regular_file(path)  # missing, directory, FIFO: mrczio errors, no hang
-        self._handle = open(path, "rb", opener=lambda _path, _flags: fd)  # noqa: SIM115
+        self._handle, self._size = _open_stream(path)
         self._lock = threading.Lock()
-        self._size = os.fstat(fd).st_size
         self._permissive = permissive
         try:
             self._tif = tifffile.TiffFile(self._handle)
@@ -187,10 +197,10 @@ class TiffReader(StackReader):
         "next directory" field is read here: a non-zero value means pages are missing.
         ``permissive=True`` turns the error into a warning and reads the pages found.
         """
-        fmt, fd = self._tif.tiff, self._handle.fileno()
-        count_bytes = os.pread(fd, fmt.tagnosize, last_offset)  # positional: tifffile's position stays
+        fmt = self._tif.tiff
+        count_bytes = self._read_upto(last_offset, fmt.tagnosize)
         count = struct.unpack(fmt.tagnoformat, count_bytes)[0] if len(count_bytes) == fmt.tagnosize else 0
-        raw = os.pread(fd, fmt.offsetsize, last_offset + fmt.tagnosize + count * fmt.tagsize)
+        raw = self._read_upto(last_offset + fmt.tagnosize + count * fmt.tagsize, fmt.offsetsize)
         following = struct.unpack(fmt.offsetformat, raw)[0] if len(raw) == fmt.offsetsize else -1
         if following == 0:
             return
@@ -206,6 +216,17 @@ class TiffReader(StackReader):
             error = TruncatedFileError if following < 0 or following >= self._size else FormatError
             raise error(path, message + " (open with permissive=True to read the pages found)")
         warnings.warn(f"{path}: {message}; reading the {n_found} pages found", MrczioWarning, stacklevel=5)
+
+    def _read_upto(self, offset: int, count: int) -> bytes:
+        """Up to ``count`` bytes at ``offset`` (fewer at the end of the file); the stream's
+        position, which tifffile relies on, is kept."""
+        with self._lock:
+            position = self._handle.tell()
+            try:
+                self._handle.seek(offset)
+                return self._handle.read(max(0, min(count, self._size - offset)))
+            finally:
+                self._handle.seek(position)
 
     def _own_description(self, page: Any) -> dict[str, Any]:
         """The ``mrczio`` block of a description this module wrote, else {}.

@@ -202,3 +202,33 @@ def test_open_dask_expands_a_pattern_on_an_fsspec_file_system(tmp_path: Path) ->
 )
 def test_which_urls_are_patterns(url: str, pattern: bool) -> None:
     assert remote.has_wildcards(url) is pattern
+
+
+# -- TIFF over HTTP ------------------------------------------------------------------------
+
+
+def test_a_remote_tiff_reads_bit_exact_with_few_requests(tmp_path: Path, served: RangeServer) -> None:
+    stack = (
+        np.random.default_rng(9).poisson(3.0, (30, 256, 256)).astype(np.uint16)
+    )  # ~3.9 MB: beyond the prefix
+    mrczio.imwrite(tmp_path / "movie.tif", stack, voxel_size=1.25)
+    with mrczio.open(served.url("movie.tif")) as reader:
+        assert (reader.format_name, reader.shape, reader.voxel_size.x) == ("tiff", stack.shape, 1.25)
+        opened = served.log.requests
+        served.log.reset()
+        np.testing.assert_array_equal(reader[17], stack[17])
+        one_frame = served.log.requests
+        one_frame_bytes = served.log.bytes_sent
+        np.testing.assert_array_equal(reader.read(), stack)
+    assert one_frame <= 3
+    assert one_frame_bytes < stack.nbytes / 5  # a frame, not the file
+    assert served.log.bytes_sent < 2 * stack.nbytes
+    assert opened <= 40  # page directories are read through read-ahead windows
+
+
+def test_a_cut_remote_tiff_is_refused(tmp_path: Path, served: RangeServer) -> None:
+    whole = tmp_path / "whole.tif"
+    mrczio.imwrite(whole, np.zeros((6, 64, 64), np.uint8))
+    (tmp_path / "cut.tif").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(mrczio.TruncatedFileError, match="page chain breaks"):
+        mrczio.open(served.url("cut.tif"))
