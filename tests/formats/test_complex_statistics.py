@@ -91,7 +91,9 @@ def test_nan_propagates_to_the_extremes() -> None:
 
 @pytest.mark.parametrize("byteorder", ["<", ">"])
 @pytest.mark.parametrize("volume", [False, True])
-def test_written_complex_files_pass_both_validators(tmp_path: Path, waves: np.ndarray, byteorder: str, volume: bool) -> None:
+def test_written_complex_files_pass_both_validators(
+    tmp_path: Path, waves: np.ndarray, byteorder: str, volume: bool
+) -> None:
     plain = tmp_path / "a.mrc"
     mrczio.imwrite(plain, waves, byteorder=byteorder, volume=volume)
     assert header_stats(plain)[:3] == UNDETERMINED[:3]
@@ -108,12 +110,20 @@ def test_written_complex_files_pass_both_validators(tmp_path: Path, waves: np.nd
     assert mrcfile_valid(back)[0] and validate(back) == []
 
 
-def test_appended_complex_file_stays_valid(tmp_path: Path, waves: np.ndarray) -> None:
-    path = tmp_path / "a.mrc"
+@pytest.mark.parametrize("name", ["a.mrc", "a.mrcz"])
+def test_appended_complex_file_stays_valid_with_the_whole_stack_rms(
+    tmp_path: Path, waves: np.ndarray, name: str
+) -> None:
+    path = tmp_path / name
     mrczio.imwrite(path, waves[:2])
-    mrczio.append(path, waves[2:])
-    assert header_stats(path)[:3] == UNDETERMINED[:3]
-    assert mrcfile_valid(path)[0] and validate(path) == []
+    mrczio.append(path, waves[2:3])
+    mrczio.append(path, waves[3:])
+    values = header_stats(path)
+    assert values[:3] == UNDETERMINED[:3]
+    assert values[3] == pytest.approx(float(np.std(waves.astype(np.complex128))), rel=1e-6)  # float32 field
+    assert validate(path) == []
+    if name.endswith(".mrc"):
+        assert mrcfile_valid(path)[0]
 
 
 def test_old_real_part_statistics_are_flagged(tmp_path: Path, waves: np.ndarray) -> None:

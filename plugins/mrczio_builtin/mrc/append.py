@@ -123,10 +123,28 @@ class MrcAppender(EncodingWriter):
         entries = list(layout.checksums.entries) if layout.checksums is not None else None
         self._encoder = FrameEncoder(
             self._sink, self.path, codec=codec, mode=layout.mode, byteorder=layout.byteorder,
-            stats=_header_stats(layout.header, self._base_frames * layout.nx * layout.ny), clip=False,
+            stats=self._resumed_stats(registry, layout), clip=False,
             workers=frame_workers(options), position=self._data_end, entries=entries,
             packed_bytes=int(layout.header["packed_bytes"]) if codec else 0,
         )  # fmt: skip
+
+    def _resumed_stats(self, registry: Registry, layout: MrcLayout) -> RunningStats | None:
+        """Statistics of the frames already in the file, to extend with the new ones.
+
+        They come from the header, except for complex data: its header holds only the
+        RMS deviation (DMIN/DMAX/DMEAN undetermined, as mrcfile writes them), which cannot
+        be combined with new frames, so the existing frames are read once instead. A
+        header whose statistics are undetermined stays so.
+        """
+        stats = _header_stats(layout.header, self._base_frames * layout.nx * layout.ny)
+        if stats is not None or layout.dtype.kind != "c" or float(layout.header["rms"]) < 0:
+            return stats
+        resumed = RunningStats()
+        name = "mrcz" if layout.compressor_id else "mrc"
+        with registry.format(name).open_reader(self.path, registry) as reader:
+            for frame in reader.iter_frames(0, self._base_frames):
+                resumed.add(frame)
+        return resumed
 
     def _old_tail(self, source: HandleSource, layout: MrcLayout) -> bytes:
         """Unknown bytes after the data that are kept (not a footer or checksum block)."""
