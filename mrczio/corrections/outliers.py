@@ -40,12 +40,12 @@ from mrczio.corrections.fill import fill_values
 from mrczio.corrections.kernels import psf_kernel
 from mrczio.corrections.residual import RING_SIGMA
 from mrczio.corrections.temporal import (
+    Bins,
     Transients,
+    binned_sums,
     fill_transients,
     find_transients,
     screen,
-    sum_of_squares,
-    sums,
 )
 from mrczio.corrections.thresholds import (
     NormalFit,
@@ -76,7 +76,7 @@ class OutlierSettings:
     fallback: tuple[float, float] = (-4.0, 3.25)
     transform: Literal["auto", "none", "anscombe"] = "auto"
     false_rate: float | None = 1e-5
-    fdr: float | None = 0.005
+    fdr: float | None = 0.0075
     sigma_bounds: tuple[float, float] | None = None
     eps: float = 1e-3
     psf: Any = "paper"
@@ -276,6 +276,9 @@ def _thresholds(settings: OutlierSettings, points: hist.CdfPoints) -> tuple[Norm
     return fit, info
 
 
+#: The local residual's normal model is fitted to at least this many pixels (every k-th row).
+FIT_SAMPLE = 1 << 21
+
 #: Integer sums are histogrammed with ``bincount`` and looked up in a table only while
 #: their value range stays below this plus four times the pixel count; wider ranges
 #: (one stray 4e9 in a uint32 stack) take the float path, whose memory follows pixels.
@@ -297,25 +300,45 @@ def _cut(
 
 
 def _local_sigma(
-    settings: OutlierSettings, stat: _Statistic, total: np.ndarray, z_scale: float, td: float, th: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates of the local test and their sigma values: the exact z of each pixel
-    against its ring (:func:`~mrczio.corrections.residual.exact_z`) over ``z_scale``.
+    settings: OutlierSettings,
+    stat: _Statistic,
+    total: np.ndarray,
+    z_scale: float,
+    thresholds: tuple[float, float],
+    info: dict[str, Any],
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Candidates of the local test, their sigma values (the exact z against the ring,
+    :func:`~mrczio.corrections.residual.exact_z`, over ``z_scale``) and the thresholds
+    ``(t_dark, t_hot)`` after the false-discovery-rate step.
 
-    The deviance residual is never smaller in magnitude than the exact z, so a cut on
-    it (with a rounding slack) keeps a superset; the exact z of that superset is then
-    cut as :func:`_cut` does.
+    One pass over the image keeps every pixel whose deviance residual may reach the
+    loosest cut the FDR step can move to; the deviance of those, then the exact z of
+    the ones beyond the floor's cut, set the FDR thresholds; the exact z of the band
+    the move opened is added, and everything is cut as :func:`_cut` does.
     """
-    from mrczio.corrections.residual import exact_z
+    from mrczio.corrections.residual import bound_candidates, deviance_at, exact_z
 
-    assert stat.image is not None and stat.expected is not None
+    assert stat.expected is not None
+    td, th = thresholds
     low, high = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
-    flat = stat.image.ravel()
-    slack = 1e-3 * (1.0 + abs(low) + abs(high))
-    near = np.flatnonzero((flat < (low + slack) * z_scale) | (flat > (high - slack) * z_scale))
-    z = exact_z(total, stat.expected, stat.scale, near)
-    cand, sig = _cut(settings, z / z_scale, td, th)
-    return near[cand], sig
+    half = float(np.log((1.0 - settings.eps) / settings.eps) / settings.k) if settings.fdr else 0.0
+    near = bound_candidates(
+        total, stat.expected, stat.scale, (-low - half) * z_scale, (high - half) * z_scale, threads=threads
+    )
+    r = deviance_at(total, stat.expected, stat.scale, near) / z_scale
+    slack = 1e-6 * (1.0 + np.abs(r))  # |r| >= |z| holds up to float64 rounding
+    first = (r < low + slack) | (r > high - slack)
+    z = np.zeros(near.size)
+    z[first] = exact_z(total, stat.expected, stat.scale, near[first]) / z_scale
+    if settings.fdr is not None:
+        td, th = _fdr_thresholds(settings, z[first], total.size, td, th, info)
+        low2, high2 = weight_cut_levels(settings.k, settings.rho * td, settings.rho * th, settings.eps)
+        band = ~first & ((r < low2 + slack) | (r > high2 - slack))
+        z[band] = exact_z(total, stat.expected, stat.scale, near[band]) / z_scale
+        first |= band
+    cand, sig = _cut(settings, z[first], td, th)
+    return near[first][cand], sig, td, th
 
 
 def _fdr_cut(magnitudes: np.ndarray, n_pixels: int, q: float) -> float | None:
@@ -387,11 +410,11 @@ def _raw_sigma(fit: NormalFit, transform: hist.Transform) -> float:
 @dataclass
 class _Statistic:
     """What the normal model is fitted to: CDF points plus, for the local residual, the
-    per-pixel residual image (None when sigma values come from the sum image)."""
+    neighbours' expectation and the count scale (``expected`` is None when sigma values
+    come from the sum image)."""
 
     points: hist.CdfPoints
     transform: str
-    image: np.ndarray | None
     info: dict[str, Any]
     expected: np.ndarray | None = None
     scale: np.ndarray | float = 1.0
@@ -412,7 +435,7 @@ def _global_statistic(total: np.ndarray, settings: OutlierSettings) -> _Statisti
     else:
         image = hist.forward(total.astype(np.float64, copy=False), transform)
         points = hist.float_cdf(image, settings.max_sigma, transform, settings.mode == "paper")
-    return _Statistic(points, transform, None, {"residual": "global"})
+    return _Statistic(points, transform, {"residual": "global"})
 
 
 def _local_statistic(
@@ -432,9 +455,10 @@ def _local_statistic(
         source = "integer counts" if total.dtype.kind in "iu" else "estimated"
     else:
         source = "given"
-    y = res.deviance_residual(total, expected, scale, threads=threads)
+    rows = slice(None, None, max(1, total.size // FIT_SAMPLE))  # every k-th row
+    y = res.deviance_rows(total, expected, scale, rows)
     if forced is not None:
-        y[forced] = 0.0
+        y[forced[rows]] = 0.0
     points = hist.float_cdf(y, settings.max_sigma, "anscombe", False)  # unit Poisson sigma
     c = float(np.mean(scale))
     info = {
@@ -443,7 +467,7 @@ def _local_statistic(
         "count_scale_source": source,
         "mean_expected": float(expected.mean(dtype=np.float64)),
     }
-    return _Statistic(points, "local-deviance", y, info, expected, scale)
+    return _Statistic(points, "local-deviance", info, expected, scale)
 
 
 def _at(scale: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
@@ -454,31 +478,54 @@ def _at(scale: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
 #: defect block up to about 11 x 11 pixels leaves the median of 17 x 17 clean.
 NET_RADIUS = 8
 
+#: At most this fraction of the pixels is confirmed by the global net (the most extreme).
+NET_MAX_FRACTION = 0.005
+
+
+def _beyond(flat: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Flat indices of ``flat < lo`` or ``flat > hi`` without widening an integer image
+    (the bounds become the equivalent integers, clipped to its range)."""
+    if flat.dtype.kind not in "iu":
+        return np.flatnonzero((flat < lo) | (flat > hi))
+    info = np.iinfo(flat.dtype)
+    low, high = int(np.ceil(lo)), int(np.floor(hi))
+    below = flat < low if low > info.min else np.zeros(flat.shape, bool)
+    return np.flatnonzero((flat > high) | below) if high < info.max else np.flatnonzero(below)
+
 
 def _global_net(total: np.ndarray, settings: OutlierSettings, stat_local: _Statistic) -> np.ndarray | None:
-    """Hard outliers of the global (sum-image) test confirmed against a wide window: they
-    catch the inside of defect clusters wider than the local window, and become weight-0
-    outliers even where the local test gave them a soft weight. None when disabled."""
+    """Pixels inside defect blocks wider than the local window, or None when disabled.
+
+    Inside such a block a pixel and its ring mean both stand out of the image: the net
+    takes the pixels whose sum is beyond ``rho * floor`` robust sigma of the sum image
+    (median and IQR of an even subsample) and whose ring mean is beyond half that, at
+    most ``NET_MAX_FRACTION`` of the pixels (the most extreme), and keeps those whose
+    exact Poisson tail against the median of their 17 x 17 window is beyond ``rho *
+    floor`` too (a specimen region darker than the image is not, a dead block is).
+    Net pixels become weight-0 outliers even where the local test gave a soft weight.
+    """
     if not settings.global_net:
         return None
-    gs = replace(settings, residual="global")
-    stat = _global_statistic(total, gs)
-    fit, info = _thresholds(gs, stat.points)
-    td, th = info["t_dark"], info["t_hot"]
-    transform: hist.Transform = "anscombe" if stat.transform == "anscombe" else "none"
-    cand, sig = _global_sigma(total, transform, fit, gs, td, th)
-    w = logistic_weight(sig, gs.k, gs.rho * td, gs.rho * th)
-    hard = cand[w < 0.5]
-    if hard.size:
-        # the sum-image test also flags specimen and block-pattern contrast, and Poisson
-        # zeros at low dose: keep a pixel only if its exact Poisson tail against the
-        # median of its 17x17 window is as extreme
-        from mrczio.corrections.residual import poisson_z, window_median
+    from mrczio.corrections.residual import poisson_z, window_median
 
+    assert stat_local.expected is not None
+    flat = total.ravel()
+    step = max(1, flat.size // hist.SAMPLE)
+    q25, med, q75 = np.percentile(flat[::step].astype(np.float64), (25, 50, 75))
+    spread = max((q75 - q25) * hist.IQR_TO_SIGMA, 1e-12)
+    t = settings.rho * max(_floor(settings), 1.0)
+    hard = _beyond(flat, med - t * spread, med + t * spread)
+    ring = stat_local.expected.ravel()[hard].astype(np.float64)
+    hard = hard[np.abs(ring - med) > 0.5 * t * spread]
+    cap = max(1, int(NET_MAX_FRACTION * flat.size))
+    if hard.size > cap:
+        far = np.abs(flat[hard].astype(np.float64) - med)
+        hard = np.sort(hard[np.argsort(far)[-cap:]])
+    if hard.size:
         sc = _at(stat_local.scale, hard)
         level = window_median(total, hard, NET_RADIUS) / sc
-        zs = poisson_z(total.ravel()[hard] / sc, level)
-        hard = hard[(zs < gs.rho * td) | (zs > gs.rho * th)]
+        zs = poisson_z(flat[hard] / sc, level)
+        hard = hard[np.abs(zs) > t]
     net = np.zeros(total.shape, dtype=bool)
     net.ravel()[hard] = True
     return net
@@ -533,7 +580,7 @@ def detect_outliers(
     total: np.ndarray | None = None,
     forced: np.ndarray | None = None,
     scale: np.ndarray | float | None = None,
-    square: np.ndarray | None = None,
+    bins: Bins | None = None,
     series: Callable[[np.ndarray], np.ndarray] | None = None,
     n_frames: int | None = None,
     threads: int | None = None,
@@ -545,10 +592,11 @@ def detect_outliers(
     that are always hard outliers (bad gain pixels). ``scale`` is the count scale of
     the local residual (data units per count; the gain factor ``G**gamma`` after the
     gain step). With ``temporal`` (default mode) transient hot pixels are found by
-    :mod:`~mrczio.corrections.temporal`; ``square`` (per-pixel sum of squares) and
-    ``series`` (flat pixel indices -> their (frames, k) values) may be given when the
-    stack is not in memory (then pass ``stack=None``, ``total`` and ``n_frames``; the
-    temporal test runs only when ``square`` and ``series`` are given). Keyword
+    :mod:`~mrczio.corrections.temporal`; ``bins`` (frame-bin sums,
+    :class:`~mrczio.corrections.temporal.Bins`) and ``series`` (flat pixel indices ->
+    their (frames, k) values) may be given when the stack is not in memory (then pass
+    ``stack=None``, ``total`` and ``n_frames``; the temporal test runs only when
+    ``bins`` and ``series`` are given). Keyword
     ``overrides`` replace fields of ``settings`` (or of ``OutlierSettings.for_mode(mode)``
     when only ``mode`` is given).
     """
@@ -557,10 +605,10 @@ def detect_outliers(
     elif overrides:
         settings = replace(settings, **overrides)
     local = settings.residual == "local" and settings.mode == "default"
-    if stack is not None and total is None and square is None and settings.temporal and local:
+    if stack is not None and total is None and bins is None and settings.temporal and local:
         frames = checks.as_frames(stack)
-        if frames.shape[0] >= 3:  # the temporal test will want the squares: one pass
-            total, square = sums(frames, threads=threads)
+        if frames.shape[0] >= 3:  # the temporal test will want the bin sums: one pass
+            total, bins = binned_sums(frames, threads=threads)
     n, total, forced = _checked(stack, total, forced, n_frames, threads)
     data = None if stack is None else checks.as_frames(stack)
     stat = (
@@ -571,15 +619,10 @@ def detect_outliers(
     points = stat.points
     fit, info = _thresholds(settings, points)
     td, th = info["t_dark"], info["t_hot"]
-    if stat.image is not None:
+    if stat.expected is not None:
         z_scale = max(fit.sigma / RING_SIGMA, 1.0)
         stat.info["z_scale"] = z_scale
-        cand, sig = _local_sigma(settings, stat, total, z_scale, td, th)
-        if settings.fdr is not None:
-            relaxed = _fdr_thresholds(settings, sig, total.size, td, th, info)
-            if relaxed != (td, th):
-                td, th = relaxed
-                cand, sig = _local_sigma(settings, stat, total, z_scale, td, th)
+        cand, sig, td, th = _local_sigma(settings, stat, total, z_scale, (td, th), info, threads)
         mean_sum = stat.info.pop("mean_expected")
         frame_mean = mean_sum / n
         c = stat.info["count_scale"]
@@ -592,7 +635,7 @@ def detect_outliers(
     w = logistic_weight(sig, settings.k, settings.rho * td, settings.rho * th)
     keep = w < 1.0 - settings.eps
     cand, w, sig = cand[keep], w[keep].astype(np.float32), sig[keep]
-    net = _global_net(total, settings, stat) if stat.image is not None else None
+    net = _global_net(total, settings, stat) if stat.expected is not None else None
     n_net = 0 if net is None else int(np.count_nonzero(net) - np.count_nonzero(net.ravel()[cand[w < 0.5]]))
     both = net if forced is None else (forced if net is None else forced | net)
     cand, w, sig = _merge_forced(cand, w, sig, both)
@@ -602,9 +645,9 @@ def detect_outliers(
     mean_image = total.astype(np.float32)
     mean_image /= np.float32(n)
     trans, t_fill = None, None
-    in_reach = data is not None or (square is not None and series is not None)
+    in_reach = data is not None or (bins is not None and series is not None)
     if settings.temporal and stat.expected is not None and in_reach and n >= 3:
-        trans = _transients(data, total, n, stat, settings, square, series, threads)
+        trans = _transients(data, total, n, stat, settings, bins, series, forced, threads)
         t_fill = fill_values(
             mean_image, trans.index, mask, psf_kernel(settings.psf), radius=settings.radius,
             min_good=settings.min_good, fallback=frame_mean,
@@ -658,15 +701,17 @@ def _transients(
     n: int,
     stat: _Statistic,
     settings: OutlierSettings,
-    square: np.ndarray | None,
+    bins: Bins | None,
     series: Callable[[np.ndarray], np.ndarray] | None,
+    forced: np.ndarray | None,
     threads: int | None,
 ) -> Transients:
-    """Screen by dispersion, confirm by segment likelihood (see ``temporal``)."""
+    """Screen by frame-bin chi-square, confirm by segment likelihood (see ``temporal``).
+    Forced pixels stay static outliers (filled in every frame), never transients."""
     assert stat.expected is not None
-    if square is None:
+    if bins is None:
         assert data is not None
-        square = sum_of_squares(data, threads=threads)
+        bins = binned_sums(data, threads=threads)[1]
     if series is None:
         assert data is not None
         flat = data.reshape(n, -1)
@@ -674,7 +719,9 @@ def _transients(
         def series(idx: np.ndarray) -> np.ndarray:
             return np.asarray(flat[:, idx])
 
-    cand = screen(total, square, n, stat.scale, threads=threads)
+    cand = screen(bins, total, stat.scale, threads=threads)
+    if forced is not None:
+        cand = cand[~forced.ravel()[cand]]
     rate = settings.false_rate if settings.false_rate is not None else 1e-5
     return find_transients(cand, series, stat.expected, n, stat.scale, rate)
 

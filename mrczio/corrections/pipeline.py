@@ -3,7 +3,7 @@
 :func:`stream_correct` never holds the stack: it reads frames in chunks from a
 :class:`~mrczio.reader.StackReader` (or an array) and keeps only per-pixel images.
 
-1. Pass 1 accumulates the time sum and sum of squares of the raw frames.
+1. Pass 1 accumulates the time sum and the frame-bin sums of the raw frames.
 2. Detection runs on the gain-corrected sum ``T = (S - n*dark) * G**gamma`` with the
    count scale ``G**gamma`` (so the local residual sees counts, whichever order the
    user thinks in); bad gain pixels are forced outliers.
@@ -33,6 +33,7 @@ from mrczio.corrections.gain import (
 )
 from mrczio.corrections.histogram import sum_dtype
 from mrczio.corrections.outliers import OutlierResult, OutlierSettings, detect_outliers
+from mrczio.corrections.temporal import Bins, bin_dtype, bin_edges
 from mrczio.errors import ConversionError, CorrectionInputError, OptionError
 
 
@@ -93,45 +94,39 @@ def output_dtype(plan: StreamPlan, input_dtype: np.dtype[Any]) -> np.dtype[Any]:
     raise OptionError(f"output dtype {name!r}: expected auto, input, float16 or float32")
 
 
-def _sums(source: FrameSource, plan: StreamPlan) -> list[np.ndarray]:
-    """Pass 1: raw time sum and raw sum of squares, one frame at a time.
+def _sums(source: FrameSource, binned: bool) -> tuple[np.ndarray, Bins]:
+    """Pass 1: raw time sum and raw frame-bin sums (:mod:`~mrczio.corrections.temporal`),
+    one frame at a time.
 
-    8-bit counts are summed exactly in integers (2 + 4 bytes per pixel, a uint16 frame
-    buffer); other input in float64.
+    Integer counts are summed exactly in integers (8-bit input with up to 257 frames:
+    2 bytes per pixel for the sum and for each of the bins); other input as a float64 sum
+    and float32 bins. Without ``binned`` (no detection) there is one bin of no pixels.
     """
     shape = _shape(source)
     n = len(source)
-    if np.dtype(source.dtype).kind in "bu" and np.dtype(source.dtype).itemsize == 1:
-        total = np.zeros(shape, dtype=sum_dtype(np.dtype(np.uint8), n))
-        square = np.zeros(shape, dtype=np.uint32 if n * 255 * 255 < (1 << 32) else np.uint64)
-        x = np.empty(shape, dtype=np.uint16)
-        for _, block in _chunks(source, 1):
-            np.copyto(x, block[0], casting="unsafe")
-            np.add(total, x, out=total, casting="unsafe")
-            x *= x
-            np.add(square, x, out=square, casting="unsafe")
-        return [total, square]
-    total = np.zeros(shape, dtype=np.float64)
-    square = np.zeros(shape, dtype=np.float64)
-    for _, block in _chunks(source, 1):  # one frame at a time: 8 bytes per pixel
-        f = block[0].astype(np.float64)
-        checks.require_finite(f, "stack")
-        total += f
-        f *= f
-        square += f
-    return [total, square]
+    dtype = np.dtype(source.dtype)
+    edges = bin_edges(n) if binned else np.array([0, n])
+    integer = dtype.kind in "biu"
+    total = np.zeros(shape, dtype=sum_dtype(dtype, n) if integer else np.float64)
+    bin_shape = shape if binned else (0, 0)
+    bins = np.zeros((edges.size - 1, *bin_shape), dtype=bin_dtype(dtype, int(np.diff(edges).max())))
+    k = 0
+    for t, block in _chunks(source, 1):
+        frame = block[0]
+        if not integer:
+            frame = frame.astype(np.float64)
+            checks.require_finite(frame, "stack")
+        np.add(total, frame, out=total, casting="unsafe")
+        if binned:
+            np.add(bins[k], frame, out=bins[k], casting="unsafe")
+            k += int(t + 1 == edges[k + 1])
+    return total, Bins(bins, edges)
 
 
-def _square_float(raw: np.ndarray) -> np.ndarray:
-    """The sum of squares as float32 while every value is an integer below 2**24
-    (exact), else float64."""
-    exact32 = raw.dtype.kind in "iu" and int(raw.max(initial=0)) < (1 << 24)
-    return raw.astype(np.float32 if exact32 else np.float64)
-
-
-def _detect(source: FrameSource, plan: StreamPlan, sums: list[np.ndarray]) -> OutlierResult:
-    """Detection on the gain-corrected sums; ``sums`` (raw total, raw square) is
-    emptied so the raw images are freed as soon as their corrected forms exist."""
+def _detect(source: FrameSource, plan: StreamPlan, sums: list[Any]) -> OutlierResult:
+    """Detection on the gain-corrected sum; ``sums`` (raw total, raw bins) is emptied so
+    the raw total is freed as soon as its corrected form exists. The bins stay raw and
+    are read through the same dark and gain factor by the screen."""
     assert plan.outliers is not None
     n = len(source)
     shape = _shape(source)
@@ -139,26 +134,22 @@ def _detect(source: FrameSource, plan: StreamPlan, sums: list[np.ndarray]) -> Ou
     d = None if plan.dark is None else np.broadcast_to(np.float32(plan.dark), shape)
     integer = sums[0].dtype.kind in "iu" and factor is None and d is None
     total = sums.pop(0) if integer else sums.pop(0).astype(np.float64, copy=False)
-    square = _square_float(sums.pop(0))
+    raw_bins: Bins = sums.pop(0)
     if d is not None:
-        square = square.astype(np.float64, copy=False)
-        square -= 2 * d * total
-        square += n * d * d
         total -= n * d
     forced = None if plan.gain is None else bad_gain_pixels(plan.gain)
     if factor is not None:
         total *= factor
-        square *= factor
-        square *= factor
         factor[factor <= 0] = 1  # the count scale; bad gain pixels are forced outliers
     scale = factor
+    bins = Bins(raw_bins.sums, raw_bins.edges, dark=d, factor=factor)
 
     def series(idx: np.ndarray) -> np.ndarray:
         step = max(1, plan.chunk)
         cols = [np.asarray(b).reshape(b.shape[0], -1)[:, idx] for _, b in _chunks(source, step)]
         x = np.concatenate(cols).astype(np.float64)
         if d is not None:
-            x -= d.ravel()[idx]
+            x -= d[np.unravel_index(idx, shape)]
         if scale is not None:
             assert forced is not None
             x *= np.where(forced.ravel()[idx], 0.0, scale.ravel()[idx])
@@ -166,7 +157,7 @@ def _detect(source: FrameSource, plan: StreamPlan, sums: list[np.ndarray]) -> Ou
 
     return detect_outliers(
         None, plan.outliers, total=total, n_frames=n, forced=forced, scale=scale,
-        square=square, series=series, threads=plan.threads,
+        bins=bins, series=series, threads=plan.threads,
     )  # fmt: skip
 
 
@@ -191,7 +182,7 @@ def stream_correct(source: FrameSource, plan: StreamPlan) -> Iterator[np.ndarray
     dtype = output_dtype(plan, np.dtype(source.dtype))
     check = plan.check_orientation and plan.gain is not None
     if plan.outliers is not None or check:
-        sums = _sums(source, plan)
+        sums: list[Any] = list(_sums(source, binned=plan.outliers is not None))
         if check:
             assert plan.gain is not None
             r = warn_if_misoriented(sums[0], plan.gain)

@@ -6,12 +6,13 @@ sum ``S`` with the expectation ``m`` from its neighbours, in counts (``c`` is th
 scale, data units per counted electron: 1 for integer counts, the gain factor
 ``G**gamma`` when the gain step is known, else estimated from the data):
 
-- :func:`deviance_residual`, the image the normal model is fitted to, is the signed
-  root of the Poisson deviance of ``x = S/c`` against ``mu = m/c``,
-  ``r = sign(x - mu) sqrt(2 (x log(x/mu) - (x - mu)))``. Under the null it is close to
+- the signed root of the Poisson deviance of ``x = S/c`` against ``mu = m/c``,
+  ``r = sign(x - mu) sqrt(2 (x log(x/mu) - (x - mu)))`` (:func:`deviance_at`), is what
+  the normal model is fitted to (on an even subsample). Under the null it is close to
   normal, and its magnitude is never below the exact Poisson quantile of ``x`` given
   ``mu`` (checked numerically for mu from 0.01 to 3e4 in the tests), so a cut on ``r``
-  keeps every pixel an exact test could flag.
+  keeps every pixel an exact test could flag; :func:`bound_candidates` finds the
+  pixels that may pass such a cut in one pass without logarithms.
 - :func:`exact_z` is that exact test, for a few pixels: the counts of the pixel and
   its 24 neighbours, ``K = x + 24 mu``, are split binomially with p = 1/25 under the
   null of equal rates, and the one-sided tail probability of ``x`` (regularised
@@ -37,7 +38,7 @@ WINDOW = 5
 #: First-pass cut (in residual sigma) above which a neighbour is replaced by its mean.
 CLIP = 3.5
 
-#: Ring pixels per window and the null std of :func:`deviance_residual` they imply:
+#: Ring pixels per window and the null std of the deviance residual they imply:
 #: the residual compares a pixel with the mean of RING others, so var = 1 + 1/RING.
 RING = WINDOW * WINDOW - 1
 RING_SIGMA = float(np.sqrt(1.0 + 1.0 / RING))
@@ -176,19 +177,19 @@ def _update_ring(m: np.ndarray, s: np.ndarray, wild: np.ndarray, delta: np.ndarr
 
 
 def _wild(s: np.ndarray, m0: np.ndarray, threads: int | None) -> np.ndarray:
-    """Flat indices where ``|s - m0| / sqrt(max(|m0|, 1)) > CLIP`` (row blocks, float32)."""
+    """Flat indices where ``|s - m0| / sqrt(max(|m0|, 1)) > CLIP``, compared squared
+    (row blocks, float32)."""
     ny, nx = s.shape
     parts: list[np.ndarray] = [np.zeros(0, dtype=np.intp)] * len(range(0, ny, 256))
 
     def work(r0: int, r1: int) -> None:
         m = m0[r0:r1]
-        den = np.maximum(np.abs(m), np.float32(1.0))
-        np.sqrt(den, out=den)
+        lim = np.maximum(np.abs(m), np.float32(1.0))
+        lim *= np.float32(CLIP * CLIP)
         z = s[r0:r1] - m
-        np.abs(z, out=z)
+        z *= z
         with np.errstate(invalid="ignore", over="ignore"):
-            z /= den
-        parts[r0 // 256] = np.flatnonzero(z > CLIP) + r0 * nx
+            parts[r0 // 256] = np.flatnonzero(z > lim) + r0 * nx
 
     for_each_block(work, ny, block=256, threads=threads)
     return np.concatenate(parts)
@@ -234,38 +235,99 @@ def count_scale(total: np.ndarray, expected: np.ndarray) -> float:
     return float(c) if np.isfinite(c) and c > 0 else 1.0
 
 
-def deviance_residual(
+def _deviance(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Signed root Poisson deviance of counts ``x >= 0`` against ``mu > 0`` (same
+    float dtype), as ``mu * ((1 + u) log1p(u) - u)`` with ``u = (x - mu) / mu`` so
+    float32 keeps its precision at high counts."""
+    u = x - mu
+    u /= mu
+    d = np.log1p(u, where=x > 0, out=np.zeros_like(u))  # 0 where x = 0
+    d *= u + 1
+    d -= u
+    d *= mu
+    np.maximum(d, 0, out=d)
+    d *= 2
+    np.sqrt(d, out=d)
+    return np.asarray(np.copysign(d, u))
+
+
+def _counts_at(
+    total: np.ndarray, expected: np.ndarray, scale: float | np.ndarray, index: np.ndarray | slice
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, mu)`` in counts (float64) at flat pixels ``index``: negative sums count
+    as 0 and ``mu`` is floored at 1e-6 counts."""
+    sc = scale if np.ndim(scale) == 0 else np.asarray(scale, dtype=np.float64).ravel()[index]
+    x = np.maximum(total.ravel()[index].astype(np.float64), 0) / sc
+    mu = np.maximum(expected.ravel()[index].astype(np.float64) / sc, 1e-6)
+    return x, mu
+
+
+def deviance_at(
+    total: np.ndarray, expected: np.ndarray, scale: float | np.ndarray, index: np.ndarray | slice
+) -> np.ndarray:
+    """Signed root Poisson deviance ``r`` (module docstring) of the pixels ``index``
+    (float64)."""
+    return _deviance(*_counts_at(total, expected, scale, index))
+
+
+def deviance_rows(
+    total: np.ndarray, expected: np.ndarray, scale: float | np.ndarray, rows: slice
+) -> np.ndarray:
+    """Signed root Poisson deviance of the rows ``rows`` of the images (float32)."""
+    sc = scale if np.ndim(scale) == 0 else np.asarray(scale)[rows].astype(np.float32)
+    x = np.maximum(total[rows].astype(np.float32), np.float32(0)) / sc
+    mu = np.maximum(expected[rows] / sc, np.float32(1e-6))
+    return _deviance(x, mu.astype(np.float32))
+
+
+def bound_candidates(
     total: np.ndarray,
     expected: np.ndarray,
     scale: float | np.ndarray,
+    dark: float,
+    hot: float,
     *,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Signed root Poisson deviance of ``S/c`` against ``m/c`` (float32, row blocks).
+    """Sorted flat pixels whose deviance residual may be below ``-dark`` or above
+    ``hot``, from one float32 pass without logarithms.
 
-    Written as ``mu * ((1 + u) log1p(u) - u)`` with ``u = (x - mu) / mu`` so float32
-    keeps its precision at high counts; negative sums count as 0 and ``mu`` is floored
-    at 1e-6 counts.
+    With the Pearson residual ``p = (x - mu) / sqrt(mu)`` and ``u = (x - mu) / mu``:
+    ``r <= p`` for ``x > mu``, and for ``x < mu`` ``r**2 <= p**2 (1 - u/3 + 2 u**2/3)
+    <= 2 p**2`` (the alternating series of ``log(1 + u)`` truncated after its third term
+    bounds it from above for ``-1 <= u <= 0``; the factor is 2 at ``x = 0``, where it is
+    exact); the factor is raised to 1 where it is smaller (``x > mu``, where ``r <= p``
+    already holds). A relative slack covers float32 rounding.
     """
-    out = np.empty(total.shape, dtype=np.float32)
+    ny, nx = total.shape
+    a_hot, a_dark = np.float32(hot * hot * (1 - 1e-4)), np.float32(dark * dark * (1 - 1e-4))
+    parts: dict[int, np.ndarray] = {}
 
     def work(r0: int, r1: int) -> None:
-        sc = scale if np.ndim(scale) == 0 else np.asarray(scale)[r0:r1]
-        x = np.maximum(total[r0:r1].astype(np.float32), 0) / sc
-        mu = np.maximum(expected[r0:r1] / sc, np.float32(1e-6))
-        u = x - mu
-        u /= mu
-        d = np.log1p(u, where=x > 0, out=np.zeros(u.shape, np.float32))  # 0 where x = 0
-        d *= u + np.float32(1.0)
-        d -= u
-        d *= mu
-        np.maximum(d, 0, out=d)
-        d *= np.float32(2.0)
-        np.sqrt(d, out=d)
-        out[r0:r1] = np.copysign(d, u)
+        x = np.maximum(total[r0:r1].astype(np.float32), np.float32(0))
+        mu = expected[r0:r1].astype(np.float32)
+        if np.ndim(scale) or scale != 1:
+            sc = np.float32(scale) if np.ndim(scale) == 0 else np.asarray(scale)[r0:r1].astype(np.float32)
+            x /= sc
+            mu /= sc
+        np.maximum(mu, np.float32(1e-6), out=mu)
+        x -= mu
+        u = x / mu
+        g = u * np.float32(2 / 3)
+        g -= np.float32(1 / 3)
+        with np.errstate(over="ignore"):
+            g *= u
+        g += np.float32(1)
+        np.maximum(g, np.float32(1), out=g)  # >= 1: still a bound where x > mu
+        dark_side = x < 0
+        with np.errstate(over="ignore", invalid="ignore"):  # inf still passes
+            x *= x
+            x *= g
+        mu *= np.where(dark_side, a_dark, a_hot)
+        parts[r0] = np.flatnonzero(x >= mu) + r0 * nx
 
-    for_each_block(work, total.shape[0], block=128, threads=threads)
-    return out
+    for_each_block(work, ny, block=32, threads=threads)
+    return np.concatenate([parts[k] for k in sorted(parts)]) if parts else np.zeros(0, np.intp)
 
 
 def exact_z(

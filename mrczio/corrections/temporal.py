@@ -1,13 +1,18 @@
 """Per-pixel temporal test for transient hot pixels (on for part of a stack only).
 
 The time sum hides a pixel that is hot for 8 of 40 frames: its excess is diluted by
-the 32 normal frames. Two stages find it without holding more than the sum images:
+the 32 normal frames. Two stages find it without holding more than a few sum images:
 
-1. *Screen* every pixel with the dispersion (chi-square) statistic of its frames
-   against a constant rate, ``D = n * sum(x**2) / S - S`` (``S`` the sum), which
-   needs only the running sum of squares. Under the null ``D`` has mean ``n - 1`` and
-   variance about ``(n - 1) * (2 + 1/mu)`` for Poisson counts of mean ``mu``; pixels
-   with ``(D - (n - 1)) / sd > screen`` are candidates (at most ``max_fraction``).
+1. *Screen* every pixel with the Pearson chi-square statistic of its ``B`` frame-bin
+   sums ``S_b`` (``BINS`` = 8 consecutive bins of nearly equal length ``L_b``, fewer
+   for short stacks) against a constant rate:
+   ``D = sum_b (S_b - S L_b/n)**2 / (S L_b/n) = n sum_b (S_b**2 / L_b) / S - S`` in
+   counts (``S`` the time sum). Under the null ``D`` follows about a chi-square with
+   ``B - 1`` degrees of freedom; pixels beyond its quantile at the normal tail of
+   ``SCREEN`` sigma are candidates (at most ``MAX_FRACTION``, the largest ``D``).
+   Bins hold a short transient in one or two sums, so on the synthetic detector this
+   screen finds more 8-frame transients at the same null rate than the dispersion of
+   single frames, and the bin sums cost about what the time sum costs.
 2. *Confirm* each candidate on its own frames: the best single segment ``[a, b)`` by
    the one-sided Poisson likelihood ratio against the neighbours' rate ``beta``
    (``LLR = X log(X / (beta L)) - (X - beta L)``, X the counts in the segment of
@@ -24,12 +29,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mrczio.corrections._parallel import for_each_block
 
-#: Screen cut on the normalised dispersion statistic.
+#: Frame bins of the screen (fewer when the stack has fewer frames).
+BINS = 8
+
+#: The screen keeps pixels beyond the chi-square quantile of this normal tail (sigma).
 SCREEN = 3.5
 
 #: At most this fraction of the pixels goes on to the per-pixel segment test.
@@ -57,66 +66,104 @@ class Transients:
         return cls(z, z.copy(), z.copy(), np.zeros(0), n_screened, threshold)
 
 
-def _block_squares(blk: np.ndarray) -> np.ndarray:
-    """``sum_t x_t**2`` of a (frames, rows, nx) block: exact integer arithmetic for
-    8-bit counts (uint16 squares, uint32 sums), float64 otherwise."""
-    n = blk.shape[0]
-    if blk.dtype.kind in "bu" and blk.dtype.itemsize == 1 and n * 255 * 255 < (1 << 32):
-        sq = blk.astype(np.uint16)
-        sq *= sq
-        return np.asarray(sq.sum(axis=0, dtype=np.uint32))
-    f = blk.astype(np.float64)
-    f *= f
-    return np.asarray(f.sum(axis=0))
+def bin_edges(n: int, bins: int = BINS) -> np.ndarray:
+    """Frame edges of ``min(bins, n)`` consecutive bins of nearly equal length."""
+    b = max(1, min(int(bins), int(n)))
+    return np.asarray(np.linspace(0, n, b + 1).round().astype(np.intp))
 
 
-def sum_of_squares(stack: np.ndarray, *, threads: int | None = None, block: int = 16) -> np.ndarray:
-    """Per-pixel ``sum_t x_t**2`` of a (frames, ny, nx) stack as float64."""
-    out = np.empty(stack.shape[1:], dtype=np.float64)
+@dataclass(frozen=True)
+class Bins:
+    """Sums of consecutive frame bins of a stack: what the screen needs.
 
-    def work(r0: int, r1: int) -> None:
-        out[r0:r1] = _block_squares(stack[:, r0:r1])
+    ``sums`` is (bins, ny, nx) with frame ``edges``. When ``dark`` or ``factor`` is
+    given (the gain stream keeps raw counts), bin ``b`` is read as
+    ``(sums[b] - L_b * dark) * factor``, in the units of the detection's time sum.
+    """
 
-    for_each_block(work, stack.shape[1], block=block, threads=threads)
-    return out
+    sums: np.ndarray
+    edges: np.ndarray
+    dark: np.ndarray | None = None
+    factor: np.ndarray | None = None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Frames per bin."""
+        return np.asarray(np.diff(self.edges))
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of the stack."""
+        return int(self.edges[-1])
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """Bins of rows ``r0:r1`` as float32 in detection units."""
+        y = self.sums[:, r0:r1].astype(np.float32)
+        if self.dark is not None:
+            y -= self.lengths.astype(np.float32)[:, None, None] * self.dark[r0:r1]
+        if self.factor is not None:
+            y *= self.factor[r0:r1]
+        return y
+
+    def weighted_squares(self, r0: int, r1: int) -> np.ndarray:
+        """``sum_b y_b**2 / L_b`` of rows ``r0:r1`` (float32), squares summed per bin
+        length (at most two lengths) before dividing."""
+        raw = self.dark is None and self.factor is None
+        y = self.sums[:, r0:r1] if raw else self.rows(r0, r1)
+        sq = np.empty(y.shape[1:], dtype=np.float32)
+        q = np.zeros(y.shape[1:], dtype=np.float32)
+        for length in np.unique(self.lengths):
+            part = np.zeros(y.shape[1:], dtype=np.float32)
+            for b in np.flatnonzero(self.lengths == length):
+                np.square(y[b], out=sq, dtype=np.float32)
+                part += sq
+            part /= np.float32(length)
+            q += part
+        return q
+
+    def at(self, index: np.ndarray) -> np.ndarray:
+        """Bins of flat pixels ``index`` as float64 (bins, k) in detection units."""
+        y = self.sums.reshape(self.sums.shape[0], -1)[:, index].astype(np.float64)
+        at = np.unravel_index(index, self.sums.shape[1:])  # no copy of a broadcast dark
+        if self.dark is not None:
+            y -= self.lengths[:, None] * self.dark[at].astype(np.float64)
+        if self.factor is not None:
+            y *= self.factor[at]
+        return np.asarray(y)
 
 
-def _sums_u8(stack: np.ndarray, total: np.ndarray, square: np.ndarray, r0: int, r1: int) -> None:
-    """Rows ``r0:r1`` of the sum and sum of squares of 8-bit frames, one frame at a
-    time in integer registers (uint16 squares, exact)."""
-    nx = stack.shape[2]
-    n = stack.shape[0]
-    tot = np.zeros((r1 - r0, nx), dtype=total.dtype)
-    sq = np.zeros((r1 - r0, nx), dtype=np.uint32 if n * 255 * 255 < (1 << 32) else np.uint64)
-    x = np.empty((r1 - r0, nx), dtype=np.uint16)
-    for t in range(n):
-        np.copyto(x, stack[t, r0:r1], casting="unsafe")
-        np.add(tot, x, out=tot, casting="unsafe")
-        x *= x
-        np.add(sq, x, out=sq)
-    total[r0:r1] = tot
-    square[r0:r1] = sq
-
-
-def sums(stack: np.ndarray, *, threads: int | None = None, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Time sum (as :func:`~mrczio.corrections.histogram.time_sum`) and sum of squares
-    (float64) in one pass over the stack: each row block is read once while in cache."""
+def bin_dtype(dtype: np.dtype[Any], frames: int) -> np.dtype[Any]:
+    """Accumulator of bin sums: exact integers for integer input, float32 otherwise."""
     from mrczio.corrections.histogram import sum_dtype
 
-    total = np.empty(stack.shape[1:], dtype=sum_dtype(stack.dtype, stack.shape[0]))
-    square = np.empty(stack.shape[1:], dtype=np.float64)
-    small = stack.dtype.kind in "bu" and stack.dtype.itemsize == 1
+    acc = sum_dtype(dtype, frames)
+    return acc if acc.kind in "iu" else np.dtype(np.float32)
+
+
+def binned_sums(
+    stack: np.ndarray, *, bins: int = BINS, threads: int | None = None, block: int = 16
+) -> tuple[np.ndarray, Bins]:
+    """Time sum (as :func:`~mrczio.corrections.histogram.time_sum`) and the frame-bin
+    sums in one pass: each row block is read once while in cache."""
+    from mrczio.corrections.histogram import sum_dtype
+
+    n = stack.shape[0]
+    edges = bin_edges(n, bins)
+    total = np.empty(stack.shape[1:], dtype=sum_dtype(stack.dtype, n))
+    acc = bin_dtype(stack.dtype, int(np.diff(edges).max()))
+    sums = np.empty((edges.size - 1, *stack.shape[1:]), dtype=acc)
+    exact = total.dtype.kind in "iu"
 
     def work(r0: int, r1: int) -> None:
-        if small:
-            _sums_u8(stack, total, square, r0, r1)
-            return
-        blk = stack[:, r0:r1]
-        np.sum(blk, axis=0, dtype=total.dtype, out=total[r0:r1])
-        square[r0:r1] = _block_squares(blk)
+        for k in range(edges.size - 1):
+            np.sum(stack[edges[k] : edges[k + 1], r0:r1], axis=0, dtype=acc, out=sums[k, r0:r1])
+        if exact:
+            np.sum(sums[:, r0:r1], axis=0, dtype=total.dtype, out=total[r0:r1])
+        else:  # float input: the total in float64 from the frames, not from float32 bins
+            np.sum(stack[:, r0:r1], axis=0, dtype=total.dtype, out=total[r0:r1])
 
     for_each_block(work, stack.shape[1], block=block, threads=threads)
-    return total, square
+    return total, Bins(sums, edges)
 
 
 def scale_at(scale: float | np.ndarray, index: np.ndarray | slice) -> float | np.ndarray:
@@ -126,75 +173,68 @@ def scale_at(scale: float | np.ndarray, index: np.ndarray | slice) -> float | np
     return np.asarray(np.asarray(scale).ravel()[index], dtype=np.float64)
 
 
-def _dispersion_z(tot: np.ndarray, sq: np.ndarray, n: int, sc: float | np.ndarray) -> np.ndarray:
-    """The normalised dispersion statistic of the module docstring (float64 math,
-    float32 result)."""
-    s = np.maximum(tot.astype(np.float64), 0) / sc
-    q = sq.astype(np.float64) / (sc * sc)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.where(s > 0, n * q / np.where(s > 0, s, 1.0) - s, 0.0)
-        mu = np.maximum(s / n, 1e-3)
-        z = (d - (n - 1)) / np.sqrt((n - 1) * (2.0 + 1.0 / mu))
-    return np.asarray(np.where(np.isfinite(z), z, 0.0), dtype=np.float32)
+def screen_cut(bins: int) -> float:
+    """The chi-square quantile (``bins - 1`` degrees of freedom) the screen cuts at."""
+    from scipy.special import chdtri, ndtr
+
+    return float(chdtri(bins - 1, ndtr(-SCREEN)))
 
 
-def _prescreen(tot: np.ndarray, sq: np.ndarray, n: int, sc: float | np.ndarray) -> np.ndarray:
-    """Positions (in the block) that may pass the screen, from float32 arithmetic.
-
-    The null sd of ``D`` is at least ``sqrt(2 (n - 1))``, so ``z > SCREEN`` needs
-    ``D > n - 1 + SCREEN sqrt(2 (n - 1))``; the float32 rounding of ``D`` is covered
-    by a relative slack, and values float32 cannot hold stay in.
-    """
-    t = np.maximum(tot.astype(np.float32), np.float32(0))
-    q = sq.astype(np.float32)
+def _statistic(y: np.ndarray, lengths: np.ndarray, n: int, sc: float | np.ndarray) -> np.ndarray:
+    """``D`` of the module docstring from bins ``y`` (bins, ...) in data units, for a
+    count scale ``sc`` (data units per count); 0 where the sum is not positive."""
+    s = y.sum(axis=0)
+    q = ((y * y) / lengths.reshape((-1,) + (1,) * (y.ndim - 1))).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        big = q * np.float32(n)
-        big /= np.where(t > 0, t, np.float32(1))
-        slack = big + t
-        big -= t
-        if np.ndim(sc):
-            big /= np.asarray(sc, dtype=np.float32)
-            slack /= np.asarray(sc, dtype=np.float32)
-        else:
-            big /= np.float32(sc)
-            slack /= np.float32(sc)
-        big *= t > 0
-        slack *= np.float32(1e-5)
-        slack += np.float32(1e-3 + (n - 1) + SCREEN * np.sqrt(2.0 * (n - 1)))
-        return np.flatnonzero(~(big <= slack))
+        d = np.where(s > 0, n * q / np.where(s > 0, s, 1) - s, 0) / sc
+    return np.asarray(np.where(np.isfinite(d), d, 0))
+
+
+def _prescreen(q: np.ndarray, s: np.ndarray, n: int, sc: float | np.ndarray, cut: float) -> np.ndarray:
+    """Positions (flat in the block) whose float32 ``D = (n q / s - s) / sc`` may pass
+    ``cut``, tested without division as ``n q > s (s + cut sc)``; relative slacks cover
+    the float32 rounding, and values float32 cannot hold stay in."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        rhs = s * np.float32(cut - 1e-3) if np.ndim(sc) == 0 else s * (np.float32(cut - 1e-3) * sc)
+        if np.ndim(sc) == 0:
+            rhs *= np.float32(sc)
+        rhs += s * s * np.float32(1 - 1e-5)
+        q *= np.float32(n * (1 + 1e-5))
+        return np.flatnonzero(~(q < rhs) & (s > 0))  # D = 0 where s <= 0
 
 
 def screen(
-    total: np.ndarray,
-    square: np.ndarray,
-    n: int,
-    scale: float | np.ndarray,
-    *,
-    threads: int | None = None,
+    bins: Bins, total: np.ndarray, scale: float | np.ndarray, *, threads: int | None = None
 ) -> np.ndarray:
-    """Flat indices of the pixels whose dispersion stands out (see module docstring).
+    """Flat indices of the pixels whose bin sums stand out (see module docstring);
+    ``total`` is the time sum in the units of the bins (as read by ``bins``).
 
-    A float32 prescreen over row blocks keeps only pixels that may pass; the exact
-    float64 statistic is then computed for those alone.
+    ``D`` is computed in float32 over row blocks and every pixel within a relative
+    slack of the cut is recomputed in float64 from its bins, so float32 rounding
+    cannot drop a pixel.
     """
-    if n < 3:
+    n = bins.n_frames
+    nb = bins.edges.size - 1
+    if n < 3 or nb < 2:
         return np.zeros(0, dtype=np.intp)
-    ny, nx = total.shape
-    tot, sq = total.ravel(), square.ravel()
+    ny, nx = bins.sums.shape[1:]
+    cut = screen_cut(nb)
     parts: dict[int, np.ndarray] = {}
 
     def work(r0: int, r1: int) -> None:
-        part = slice(r0 * nx, r1 * nx)
-        parts[r0] = _prescreen(tot[part], sq[part], n, scale_at(scale, part)) + r0 * nx
+        sc = scale_at(scale, slice(r0 * nx, r1 * nx))
+        sc = sc if np.ndim(sc) == 0 else np.asarray(sc, dtype=np.float32).reshape(r1 - r0, nx)
+        s = total[r0:r1].astype(np.float32)
+        parts[r0] = _prescreen(bins.weighted_squares(r0, r1), s, n, sc, cut) + r0 * nx
 
-    for_each_block(work, ny, block=64, threads=threads)
+    for_each_block(work, ny, block=16, threads=threads)
     maybe = np.concatenate([parts[k] for k in sorted(parts)]) if parts else np.zeros(0, np.intp)
-    zs = _dispersion_z(tot[maybe], sq[maybe], n, scale_at(scale, maybe))
-    keep = zs > SCREEN
-    cand, zs = maybe[keep], zs[keep]
-    cap = max(1, int(MAX_FRACTION * tot.size))
+    d = _statistic(bins.at(maybe), bins.lengths.astype(np.float64), n, scale_at(scale, maybe))
+    keep = d > cut
+    cand, d = maybe[keep], d[keep]
+    cap = max(1, int(MAX_FRACTION * ny * nx))
     if cand.size > cap:
-        cand = cand[np.argsort(zs)[-cap:]]
+        cand = cand[np.argsort(d)[-cap:]]
     return np.sort(cand)
 
 

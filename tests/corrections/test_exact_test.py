@@ -45,7 +45,7 @@ def test_deviance_residual_never_understates_the_exact_z():
     """The sparse cut relies on |r| >= |exact Poisson z| >= |binomial z| (module doc)."""
     x, mu = _grid()
     for scale in (1.0, 0.37):
-        r = residual.deviance_residual((x * scale)[None], (mu * scale)[None], scale)[0]
+        r = residual.deviance_at(x * scale, mu * scale, scale, slice(None))
         z_binom = residual.exact_z(x * scale, mu * scale, scale, np.arange(x.size))
         hot = x > mu
         z_pois = np.where(
@@ -53,7 +53,7 @@ def test_deviance_residual_never_understates_the_exact_z():
             -ndtri(np.clip(poisson.sf(x - 1, mu), 1e-300, 0.5)),
             ndtri(np.clip(poisson.cdf(x, mu), 1e-300, 0.5)),
         )
-        slack = 1e-3 * (1 + np.abs(r))  # float32 rounding of r
+        slack = 1e-9 * (1 + np.abs(r))
         assert (np.abs(r) + slack >= np.abs(z_pois)).all()
         assert (np.abs(z_pois) + 1e-6 >= np.abs(z_binom)).all()
 
@@ -112,3 +112,15 @@ def test_fdr_thresholds_follow_the_outliers_present_on_each_side():
         assert np.count_nonzero(mask & st.dead) == st.dead.sum()
     recall = [np.count_nonzero(r.outlier_mask() & truth) / truth.sum() for r in (fdr, floor)]
     assert recall[0] > recall[1] + 0.01
+
+
+def test_bound_candidates_keep_every_pixel_the_deviance_cut_keeps():
+    x, mu = _grid()
+    for scale in (1.0, 0.37):
+        total, expected = (x * scale)[None], (mu * scale)[None]
+        r = residual.deviance_at(total, expected, scale, slice(None))
+        for dark, hot in ((2.1, 2.1), (3.3, 4.0), (5.0, 3.0)):
+            got = residual.bound_candidates(total, expected.astype(np.float32), scale, dark, hot)
+            want = np.flatnonzero((r < -dark) | (r > hot))
+            assert np.isin(want, got).all()
+            assert got.size < 1.5 * want.size + 10  # and not many more

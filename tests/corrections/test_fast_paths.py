@@ -1,7 +1,8 @@
 """The fast paths of the default detection give the results of the plain definitions.
 
-Each shortcut (separable ring mean, local update after clipping, fused sums, float32
-prescreen, segment bound, sparse residual cut) is checked against the direct formula.
+Each shortcut (separable ring mean, local update after clipping, binned sums, float32
+prescreen, segment bound) is checked against the direct formula (the sparse residual
+cut in test_exact_test.py).
 """
 
 from __future__ import annotations
@@ -42,37 +43,53 @@ def test_local_update_after_clipping_equals_a_full_recompute(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.int16, np.float32])
-def test_fused_sums_equal_the_separate_sums(dtype):
-    x = np.random.default_rng(3).poisson(2.0, (9, 33, 17))
+def test_binned_sums_equal_the_separate_sums(dtype):
+    x = np.random.default_rng(3).poisson(2.0, (19, 33, 17))
     x = (x > 1) if dtype is np.bool_ else x.astype(dtype)
-    total, square = temporal.sums(x, threads=2)
+    total, bins = temporal.binned_sums(x, threads=2)
     ref = time_sum(x)
     assert total.dtype == ref.dtype
     np.testing.assert_array_equal(total, ref)
-    np.testing.assert_array_equal(square, (x.astype(np.float64) ** 2).sum(axis=0))
-    np.testing.assert_array_equal(temporal.sum_of_squares(x), square)
+    edges = temporal.bin_edges(19)
+    assert edges.tolist() == bins.edges.tolist() and len(edges) == temporal.BINS + 1
+    for k in range(edges.size - 1):
+        part = x[edges[k] : edges[k + 1]].astype(np.float64).sum(axis=0)
+        np.testing.assert_allclose(bins.sums[k], part, rtol=1e-6)
 
 
-def test_uint8_squares_stay_exact_for_255_counts():
+def test_uint8_bins_stay_exact_for_255_counts():
     x = np.full((300, 4, 4), 255, np.uint8)
-    total, square = temporal.sums(x)
+    total, bins = temporal.binned_sums(x)
     assert total.dtype == np.uint32 and (total == 300 * 255).all()
-    assert (square == 300 * 255.0**2).all()
+    assert bins.sums.dtype == np.uint16 and int(bins.sums.sum()) == 300 * 255 * 16
 
 
-@pytest.mark.parametrize("scale", [1.0, 0.37, "image"])
-def test_prescreen_keeps_every_pixel_of_the_exact_screen(scale):
-    x = counting_movie(30, (96, 96), 1.5, seed=4).astype(np.float64)
+def _pearson(y: np.ndarray, lengths: np.ndarray, sc: np.ndarray | float) -> np.ndarray:
+    """Pearson chi-square of bins y (bins, k) against a constant rate, in counts."""
+    s = y.sum(axis=0)
+    e = s[None] * (lengths / lengths.sum())[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(s > 0, ((y - e) ** 2 / np.where(e > 0, e, 1)).sum(axis=0), 0) / sc
+    return d
+
+
+@pytest.mark.parametrize("scale, integer", [(1.0, True), (1.0, False), (0.37, False), ("image", False)])
+@pytest.mark.parametrize("corrected", [False, True])
+def test_screen_keeps_every_pixel_of_the_exact_chi_square(scale, integer, corrected):
+    x = counting_movie(30, (96, 96), 1.5, seed=4).astype(np.uint16 if integer else np.float64)
     x[5:12, 10, 10] += 9  # a transient
     x[:, 50, 50] *= 3  # overdispersed
     sc = np.linspace(0.5, 2.0, 96 * 96).reshape(96, 96) if scale == "image" else scale
-    x = x * sc
-    total, square = x.sum(axis=0), (x * x).sum(axis=0)
-    z = temporal._dispersion_z(
-        total.ravel(), square.ravel(), 30, temporal.scale_at(sc, slice(None))
-    )
-    exact = np.flatnonzero(z > temporal.SCREEN)
-    got = temporal.screen(total, square, 30, sc)
+    total, bins = temporal.binned_sums(x * sc)
+    if corrected:  # raw bins read through a dark and a gain factor, as in the stream
+        dark = np.full((96, 96), 0.01, np.float32)
+        factor = np.linspace(0.8, 1.2, 96 * 96).reshape(96, 96).astype(np.float32)
+        bins = temporal.Bins(bins.sums, bins.edges, dark=dark, factor=factor)
+        total = (total - 30 * dark) * factor
+    y = bins.at(np.arange(96 * 96))
+    d = _pearson(y, bins.lengths.astype(np.float64), np.ravel(sc) if scale == "image" else sc)
+    exact = np.flatnonzero(d > temporal.screen_cut(temporal.BINS))
+    got = temporal.screen(bins, total, sc)
     np.testing.assert_array_equal(got, exact)
     assert np.ravel_multi_index((10, 10), (96, 96)) in got
 
