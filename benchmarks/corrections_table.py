@@ -215,6 +215,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _versus(rows: list[dict[str, Any]], ours: str = "mrczio default mode", other: str = "local median + 5 MAD") -> str:
+    """A bullet comparing the default mode with the local median baseline, from the rows."""
+    by = {r["method"]: r for r in rows}
+    if ours not in by or other not in by:
+        return ""
+    keys = ("precision", "recall static", "recall transient", "normal moved >2 sigma per Mpix", "seconds")
+    pairs = ", ".join(f"{k} {_fmt(by[ours][k])} vs {_fmt(by[other][k])}" for k in keys)
+    return f"- {ours} vs {other}: {pairs}.\n"
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The table and its context as a markdown block (between the doc markers)."""
     s: Setup = result["setup"]
@@ -251,6 +261,9 @@ pixels. Detection on raw counts. Input {result["input_mib"]:.0f} MiB. Load avera
 - "no correction" flags nothing, so its precision is undefined (nan).
 - Baselines have no fill of their own: their flagged pixels get the 5x5 median of the
   time sum / n in every frame. "no correction" is the raw stack.
+{_versus(result["rows"])}- Regenerate with `PYTHONPATH=.:plugins:benchmarks python benchmarks/corrections_table.py
+  --write` (replaces only this block); the sections below come from
+  `benchmarks/bench_corrections.py`, which keeps this block.
 {END}"""
 
 
