@@ -493,15 +493,18 @@ def _beyond(flat: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.flatnonzero((flat > high) | below) if high < info.max else np.flatnonzero(below)
 
 
-def _global_net(total: np.ndarray, settings: OutlierSettings, stat_local: _Statistic) -> np.ndarray | None:
+def _global_net(
+    total: np.ndarray, settings: OutlierSettings, stat_local: _Statistic, td: float, th: float
+) -> np.ndarray | None:
     """Pixels inside defect blocks wider than the local window, or None when disabled.
 
     Inside such a block a pixel and its ring mean both stand out of the image: the net
-    takes the pixels whose sum is beyond ``rho * floor`` robust sigma of the sum image
-    (median and IQR of an even subsample) and whose ring mean is beyond half that, at
-    most ``NET_MAX_FRACTION`` of the pixels (the most extreme), and keeps those whose
-    exact Poisson tail against the median of their 17 x 17 window is beyond ``rho *
-    floor`` too (a specimen region darker than the image is not, a dead block is).
+    takes the pixels whose sum is beyond the local test's hard cuts (``rho * td``,
+    ``rho * th``) in robust sigma of the sum image (median and IQR of an even subsample)
+    and whose ring mean is beyond half that, at most ``NET_MAX_FRACTION`` of the pixels
+    (the most extreme), and keeps those whose exact Poisson tail against the median of
+    their 17 x 17 window is beyond the same cuts (a specimen region darker than the
+    image is not, a dead block is).
     Net pixels become weight-0 outliers even where the local test gave a soft weight.
     """
     if not settings.global_net:
@@ -513,10 +516,10 @@ def _global_net(total: np.ndarray, settings: OutlierSettings, stat_local: _Stati
     step = max(1, flat.size // hist.SAMPLE)
     q25, med, q75 = np.percentile(flat[::step].astype(np.float64), (25, 50, 75))
     spread = max((q75 - q25) * hist.IQR_TO_SIGMA, 1e-12)
-    t = settings.rho * max(_floor(settings), 1.0)
-    hard = _beyond(flat, med - t * spread, med + t * spread)
-    ring = stat_local.expected.ravel()[hard].astype(np.float64)
-    hard = hard[np.abs(ring - med) > 0.5 * t * spread]
+    lo, hi = settings.rho * td, settings.rho * th
+    hard = _beyond(flat, med + lo * spread, med + hi * spread)
+    ring = stat_local.expected.ravel()[hard].astype(np.float64) - med
+    hard = hard[(ring < 0.5 * lo * spread) | (ring > 0.5 * hi * spread)]
     cap = max(1, int(NET_MAX_FRACTION * flat.size))
     if hard.size > cap:
         far = np.abs(flat[hard].astype(np.float64) - med)
@@ -525,7 +528,7 @@ def _global_net(total: np.ndarray, settings: OutlierSettings, stat_local: _Stati
         sc = _at(stat_local.scale, hard)
         level = window_median(total, hard, NET_RADIUS) / sc
         zs = poisson_z(flat[hard] / sc, level)
-        hard = hard[np.abs(zs) > t]
+        hard = hard[(zs < lo) | (zs > hi)]
     net = np.zeros(total.shape, dtype=bool)
     net.ravel()[hard] = True
     return net
@@ -635,7 +638,7 @@ def detect_outliers(
     w = logistic_weight(sig, settings.k, settings.rho * td, settings.rho * th)
     keep = w < 1.0 - settings.eps
     cand, w, sig = cand[keep], w[keep].astype(np.float32), sig[keep]
-    net = _global_net(total, settings, stat) if stat.expected is not None else None
+    net = _global_net(total, settings, stat, td, th) if stat.expected is not None else None
     n_net = 0 if net is None else int(np.count_nonzero(net) - np.count_nonzero(net.ravel()[cand[w < 0.5]]))
     both = net if forced is None else (forced if net is None else forced | net)
     cand, w, sig = _merge_forced(cand, w, sig, both)

@@ -124,3 +124,11 @@ def test_bound_candidates_keep_every_pixel_the_deviance_cut_keeps():
             want = np.flatnonzero((r < -dark) | (r > hot))
             assert np.isin(want, got).all()
             assert got.size < 1.5 * want.size + 10  # and not many more
+
+
+def test_global_net_uses_the_local_cuts_also_without_a_floor():
+    """With ``false_rate=None`` the thresholds fall back to (-4, 3.25); the net uses the
+    same cuts instead of none, so a null stack gains no net pixel."""
+    res = detect_outliers(counting_movie(40, (128, 128), 1.0, seed=2), false_rate=None)
+    assert res.info["t_hot_source"] == "fallback" and res.info["n_global_net"] == 0
+    assert res.info["n_outliers"] <= 0.001 * 128 * 128 + 5  # the fallback's own rate
