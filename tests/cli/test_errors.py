@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,9 @@ def movie(tmp_path: Path, counts: np.ndarray) -> Path:
     return path
 
 
-def test_no_python_keywords_in_cli_errors(tmp_path: Path, movie: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_python_keywords_in_cli_errors(
+    tmp_path: Path, movie: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """issue 12: 'pass overwrite=True', 'pass format=...', 'clip=True' become flags."""
     mrczio.imwrite(tmp_path / "movie.mrc", np.zeros((1, 4, 4), np.uint8))
     code, _, err = run(["decompress", str(movie)], capsys)
@@ -50,13 +51,22 @@ def test_no_python_keywords_in_cli_errors(tmp_path: Path, movie: Path, capsys: p
 
 
 def test_library_messages_are_rewritten_in_one_place() -> None:
-    assert cli_message(OutputExistsError("/d/a.mrcz: output file exists; pass overwrite=True to replace it")) == (
-        "/d/a.mrcz: already exists; add --overwrite to replace it"
-    )
+    assert cli_message(
+        OutputExistsError("/d/a.mrcz: output file exists; pass overwrite=True to replace it")
+    ) == ("/d/a.mrcz: already exists; add --overwrite to replace it")
     assert "--dtype NAME" in cli_message(ConversionError("a: mrc cannot store x (y); pass dtype=... to cast"))
-    message = cli_message(OptionError("format 'mrcz' does not take option(s) compression, packed4bit; it takes: chunk_format, codec"))
-    assert message == "format 'mrcz' does not take option(s) --compression, --packed4bit; it takes: --chunk-format, --codec"
-    gain = cli_message(OptionError("gain filter: no gain reference (parameter 'gain' or metadata 'gain_reference')"))
+    message = cli_message(
+        OptionError(
+            "format 'mrcz' does not take option(s) compression, packed4bit; it takes: chunk_format, codec"
+        )
+    )
+    assert (
+        message
+        == "format 'mrcz' does not take option(s) --compression, --packed4bit; it takes: --chunk-format, --codec"
+    )
+    gain = cli_message(
+        OptionError("gain filter: no gain reference (parameter 'gain' or metadata 'gain_reference')")
+    )
     assert "--gain FILE" in gain and "--filters" in gain
     missing = FileNotFoundError(2, "No such file or directory", "/x/nofolder/.out.mrcz.631915ca.part")
     assert cli_message(missing) == "/x/nofolder/out.mrcz: No such file or directory"
@@ -97,16 +107,32 @@ def test_a_closed_pipe_ends_quietly(movie: Path) -> None:
 
 
 SLOW_FRAMES = """
-import sys, time
+import itertools, sys, time
 import mrczio.conversion
 original = mrczio.conversion.FrameFitter.__call__
+calls = itertools.count(1)
 def slow(self, frame, index):
     time.sleep(0.05)  # make 'mid-compress' last long enough to hit
+    print(f"test-frame {next(calls)}", file=sys.stderr, flush=True)  # the test waits for these
     return original(self, frame, index)
 mrczio.conversion.FrameFitter.__call__ = slow
 from mrczio.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+def _wait_for_frame(process: subprocess.Popen[bytes], count: int) -> None:
+    """Read the command's stderr until it reports frame ``count`` (no timing involved)."""
+    assert process.stderr is not None
+    for line in iter(process.stderr.readline, b""):
+        if line.strip() == f"test-frame {count}".encode():
+            return
+    pytest.fail(f"the command ended before frame {count}")
+
+
+def _messages(err: bytes) -> str:
+    """The command's own stderr, without the test's frame markers."""
+    return "".join(line for line in err.decode().splitlines(True) if not line.startswith("test-frame "))
 
 
 def test_ctrl_c_prints_one_line_and_leaves_nothing(tmp_path: Path) -> None:
@@ -115,17 +141,12 @@ def test_ctrl_c_prints_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", SLOW_FRAMES, "compress", str(source)], stderr=subprocess.PIPE, cwd=tmp_path
     )
-    for _ in range(6000):  # hang guard: a bounded number of polls, not a speed check
-        if any(p.name.endswith(".part") for p in tmp_path.iterdir()):
-            break
-        assert process.poll() is None, "the command ended before writing its temporary file"
-        time.sleep(0.01)
-    else:
-        pytest.fail("never saw the temporary file")
+    _wait_for_frame(process, 2)  # the first frame is written: the temporary file exists
+    assert any(p.name.endswith(".part") for p in tmp_path.iterdir())
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert err.decode() == "mrczio: interrupted; nothing written\n"
+    assert _messages(err) == "mrczio: interrupted; nothing written\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mrc"]
 
 
@@ -135,19 +156,16 @@ def test_ctrl_c_after_some_files_names_what_was_kept(tmp_path: Path) -> None:
         inputs.append(tmp_path / f"{name}.mrc")
         mrczio.imwrite(inputs[-1], np.zeros((frames, 16, 16), np.uint8))
     process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_FRAMES, "compress", *map(str, inputs)], stderr=subprocess.PIPE, cwd=tmp_path
+        [sys.executable, "-c", SLOW_FRAMES, "compress", *map(str, inputs)],
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
     )
-    for _ in range(6000):  # hang guard: a bounded number of polls, not a speed check
-        if any(p.name.startswith(".b.mrcz") for p in tmp_path.iterdir()):
-            break
-        assert process.poll() is None, "the command ended before starting the second file"
-        time.sleep(0.01)
-    else:
-        pytest.fail("never saw the second file's temporary file")
+    _wait_for_frame(process, 4)  # a.mrc has 2 frames: b.mrc's first frame is written
+    assert any(p.name.startswith(".b.mrcz") for p in tmp_path.iterdir())
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert err.decode().splitlines()[-1] == (
+    assert _messages(err).splitlines()[-1] == (
         f"mrczio: interrupted; nothing partial written, 1 finished kept ({tmp_path / 'a.mrcz'})"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mrc", "a.mrcz", "b.mrc"]
