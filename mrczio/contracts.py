@@ -176,7 +176,8 @@ class FrameCodec(abc.ABC):
 
     @abc.abstractmethod
     def decode_into(self, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
-        """Decompress ``chunk`` into the C-contiguous array ``out`` (exact byte count)."""
+        """Decompress ``chunk`` into the C-contiguous array ``out`` (exact byte count),
+        using at most ``threads`` threads (0: the codec's choice)."""
 
     def describe(self, chunk: bytes | memoryview) -> dict[str, Any]:
         """Return what the chunk says about itself (codec, filter, block size...)."""

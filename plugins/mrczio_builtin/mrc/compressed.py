@@ -1,10 +1,10 @@
 """MRCZ: an MRC2014 header followed by one compressed chunk per frame.
 
 Opening finds every frame's chunk (:mod:`.chunk_index`), so ``reader[k]`` decodes frame
-k alone, on the caller's thread with one codec thread: blosc starts its threads anew for
-every call, which costs more than they save on one frame (measured on 1024 x 1024 and
-K2-size frames, docs/benchmarks.md). Several frames decode in parallel, one per
-helper thread, each reading its chunk into a reused buffer and decoding it straight into
+k alone, on the caller's thread, with as many codec threads as the codec chooses (blosc:
+one per block up to one per CPU, so a one-block 1024 x 1024 frame stays on one thread
+and a K2-size frame uses every CPU). Several frames decode in parallel, one per
+helper thread with one codec thread each, each reading its chunk into a reused buffer and decoding it straight into
 the output array. The output's fresh pages are faulted in by the helpers as they decode
 (numpy asks for transparent huge pages): touching them all first on the caller's thread
 made ``imread`` of 20 K2 frames 1.19x the bare decode instead of 1.06x. Every chunk is
@@ -107,9 +107,9 @@ class MrczReader(MrcLayoutReader):
         return view
 
     def _decode(self, chunk: bytes | memoryview, out: np.ndarray, k: int) -> None:
-        # Helper threads and the caller's thread (a single frame) decode on one codec
-        # thread each, unless the reader was opened with an explicit thread count.
-        threads = getattr(self._buffers, "codec_threads", self._threads or 1)
+        # Helper threads decode on one codec thread each; the caller's thread (a single
+        # frame) leaves the count to the codec, unless the reader was opened with one.
+        threads = getattr(self._buffers, "codec_threads", self._threads)
         try:
             self._codec.decode_into(chunk, out, threads=threads)
         except FormatError:

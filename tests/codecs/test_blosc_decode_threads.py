@@ -1,0 +1,44 @@
+"""How many threads a single blosc chunk decodes on when the reader leaves it to the codec."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mrczio_builtin.blosc_codecs import decode_threads
+
+import mrczio
+from mrczio.chunks import ChunkHeader
+
+
+def _header(nbytes: int, blocksize: int) -> ChunkHeader:
+    return ChunkHeader(
+        version=2, versionlz=1, flags=0x84, typesize=1, nbytes=nbytes, blocksize=blocksize, cbytes=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "blocksize", "expected"),
+    [
+        (1 << 20, 1 << 20, 1),  # one block: thread start-up cannot pay off
+        (100, 1 << 20, 1),  # a chunk smaller than its block size
+        (0, 1 << 20, 1),  # empty frame
+        (3 << 20, 1 << 20, min(3, os.cpu_count() or 1)),
+        (14_238_980, 1 << 20, min(14, os.cpu_count() or 1)),  # a K2 frame: every CPU
+    ],
+)
+def test_one_thread_per_block_at_most_one_per_cpu(nbytes: int, blocksize: int, expected: int) -> None:
+    assert decode_threads(_header(nbytes, blocksize)) == expected
+
+
+def test_multi_block_frames_read_one_at_a_time_are_exact(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    stack = rng.poisson(1.0, (3, 1100, 1500)).astype(np.uint8)  # 1.57 MiB: two 1 MiB blocks
+    path = tmp_path / "two-blocks.mrcz"
+    mrczio.imwrite(path, stack)
+    with mrczio.open(path) as reader:
+        assert reader.chunk_info(1)["blocksize"] < stack[1].nbytes
+        for k in (2, 0, 1):
+            np.testing.assert_array_equal(reader[k], stack[k])
