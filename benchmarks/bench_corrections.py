@@ -559,6 +559,10 @@ for detection plus blend with the previous default.
     if start in old and end in old:  # keep the closing table of corrections_table.py
         title, _, rest = text.partition("\n")
         text = f"{title}\n\n{old[old.index(start) : old.index(end) + len(end)]}\n{rest}"
+    start, end = "<!-- koma-series:start -->", "<!-- koma-series:end -->"
+    if start in old and end in old and "\n## 4." in text:  # keep koma_series.py's block after section 3
+        at = text.index("\n## 4.") + 1
+        text = f"{text[:at]}{old[old.index(start) : old.index(end) + len(end)]}\n\n{text[at:]}"
     path.write_text(text)
     (out / "img").mkdir(exist_ok=True)
     return path
