@@ -57,6 +57,7 @@ def plot_figure2(tables: dict[str, Table], directory: str) -> list[str]:
     written = []
     specs = [
         ("ratio_vs_dose", "dose (e-/pixel/frame)", "compression ratio (raw / compressed)", True),
+        ("entropy_coders_vs_dose", "dose (e-/pixel/frame)", "size / entropy bound", True),
         ("ratio_vs_level", "compression level", "compression ratio (raw / compressed)", False),
         ("ratio_vs_blocksize", "block size (KiB)", "size / entropy bound", True),
         ("speed_vs_threads", "threads", "GB/s (uncompressed bytes)", False),
@@ -68,6 +69,8 @@ def plot_figure2(tables: dict[str, Table], directory: str) -> list[str]:
         fig, ax = plt.subplots(figsize=(6, 4))
         x = [row[0] for row in table.rows]
         for index, name in enumerate(table.columns[1:], start=1):
+            if "(MB)" in name:  # an absolute size beside ratios: not on the same axis
+                continue
             y = [row[index] if isinstance(row[index], int | float) else math.nan for row in table.rows]
             ax.plot(x, y, marker="o", label=name)
         ax.set_xlabel(xlabel)

@@ -5,6 +5,7 @@ checks that everything runs. ``--full`` uses the paper's data: 60 K2-size frames
 (3838 x 3710) at dose 1 for Table 1 and the goals, one K2 frame per paper dose for
 Figure 2, and the real uint16 frame. Results go to ``--out`` (results.json, report.md,
 plots); ``--docs`` also rewrites docs/benchmarks.md and docs/img/bench-*.png.
+``--from-results`` re-renders the report and re-draws the plots from a saved results.json.
 """
 
 from __future__ import annotations
@@ -111,8 +112,14 @@ def machine() -> dict[str, Any]:
 
     import mrczio
 
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "mrczio": mrczio.__version__,
-                "blosc": blosc.__version__, "c-blosc": blosc.blosclib_version, "blosc2": blosc2.__version__}  # fmt: skip
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "mrczio": mrczio.__version__,
+        "blosc": blosc.__version__,
+        "c-blosc": blosc.blosclib_version,
+        "blosc2": blosc2.__version__,
+    }
     for name in ("mrcz", "mrcfile", "tifffile", "imagecodecs", "matplotlib"):
         try:
             versions[name] = __import__(name).__version__
@@ -121,7 +128,9 @@ def machine() -> dict[str, Any]:
     cpu = "unknown"
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu
+            )
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     return {"cpu": cpu, "cpus": os.cpu_count(), "memory_gib": round(memory / 2**30, 1),
             "platform": platform.platform(), "load_average": os.getloadavg(), "versions": versions}  # fmt: skip
@@ -158,7 +167,9 @@ def write_docs(results: dict[str, Any], command: str) -> str:
         notes = handle.read()
     path = os.path.join(docs, "benchmarks.md")
     with open(path, "w") as handle:
-        handle.write(notes.rstrip() + "\n\n## Raw results of the last full run\n\n" + render(results, command))
+        handle.write(
+            notes.rstrip() + "\n\n## Raw results of the last full run\n\n" + render(results, command)
+        )
     return path
 
 
@@ -168,14 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--quick", action="store_true", help="small frames, one repetition (default)")
     mode.add_argument("--full", action="store_true", help="the paper's K2-size data, three repetitions")
     parser.add_argument("--out", help="results folder (default: a new temporary folder)")
-    parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md and docs/img/bench-*.png")
+    parser.add_argument(
+        "--docs", action="store_true", help="rewrite docs/benchmarks.md and docs/img/bench-*.png"
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
-    parser.add_argument("--from-results", metavar="JSON", help="only re-render the report (and --docs) from a results.json")
+    parser.add_argument(
+        "--from-results",
+        metavar="JSON",
+        help="only re-render the report, plots (and --docs) from a results.json",
+    )
     args = parser.parse_args(argv)
     if args.from_results:
         with open(args.from_results) as handle:
             saved = json.load(handle)
         command = saved.get("command", "python -m benchmarks.run --full")
+        if not args.no_plots:  # plots follow the current plotting code, from the saved tables
+            folder = os.path.dirname(os.path.abspath(args.from_results))
+            saved["images"] = plot_figure2({k: Table(**t) for k, t in saved["tables"].items()}, folder)
         print(write_docs(saved, command) if args.docs else render(saved, command))
         return 0
     config = Config.full() if args.full else Config.quick()
