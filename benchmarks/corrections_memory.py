@@ -43,7 +43,7 @@ CHILD = textwrap.dedent(
     import mrczio
     from mrczio.correct import correct_files
 
-    src, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    src, out, mode, path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     tiny = os.path.join(out, "tiny.mrc")
     mrczio.imwrite(tiny, np.ones((4, 32, 32), np.uint8), overwrite=True)
     warm = {"gain": {"gain": np.ones((32, 32), np.float32), "gamma": 0.9}}
@@ -65,14 +65,21 @@ CHILD = textwrap.dedent(
     else:
         tracemalloc.start()
     t0 = time.perf_counter()
-    reports = correct_files([src], os.path.join(out, "big"), ["gain", "outliers"], suffix=".mrc",
-                            overwrite=True, params=params)
+    if path == "stream":
+        reports = correct_files([src], os.path.join(out, "big"), ["gain", "outliers"], suffix=".mrc",
+                                overwrite=True, params=params)
+        info = reports[0]["outliers"]
+    else:  # the in-memory path: the whole stack and its float32 result in memory
+        report = {}
+        data = mrczio.imread(src)
+        result = mrczio.apply_corrections(data, {}, ["gain", "outliers"], params, report=report)
+        info = report["outliers"]
+        del data, result
     seconds = time.perf_counter() - t0
     if mode == "rss":
         peak = status("VmHWM:") - before
     else:
         peak = tracemalloc.get_traced_memory()[1]
-    info = reports[0]["outliers"]
     print(json.dumps({"peak": peak, "seconds": seconds, "n_outliers": info["n_outliers"],
                       "n_transient": info["n_transient"]}))
     """
@@ -92,12 +99,17 @@ def write_input(path: str, frames: int, side: int) -> int:
     return frames * side * side
 
 
-def child(src: str, out: str, mode: str) -> dict[str, float]:
-    """Run one measurement in a fresh interpreter."""
+def child(src: str, out: str, mode: str, path: str = "stream") -> dict[str, float]:
+    """Run one measurement in a fresh interpreter: ``mode`` "rss" or "traced", ``path``
+    "stream" (``correct_files``) or "memory" (``imread`` + ``apply_corrections``)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, src, out, mode], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-c", CHILD, src, out, mode, path],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if proc.returncode:
         raise SystemExit(f"child ({mode}) failed:\n{proc.stderr[-3000:]}")
@@ -106,9 +118,12 @@ def child(src: str, out: str, mode: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--side", type=int, default=4096)
+    parser.add_argument("--in-memory", action="store_true", help="also measure imread + apply_corrections")
     parser.add_argument("--dir", help="working folder (default: a temporary one, removed after)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mrczio-mem-", dir=args.dir) as tmp:
@@ -125,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak traced:     {traced['peak'] / mib:.0f} MiB = {traced['peak'] / size:.2f}x the input")
         print(f"correct_files (RSS run): {rss['seconds']:.1f} s; outliers {rss['n_outliers']}, "
               f"transient {rss['n_transient']}")  # fmt: skip
+        if args.in_memory:
+            memory = child(src, tmp, "rss", "memory")
+            print(f"in memory (imread + apply_corrections, float32 result held): peak RSS growth "
+                  f"{memory['peak'] / mib:.0f} MiB = {memory['peak'] / size:.2f}x the input "
+                  f"(the input itself is counted here, as it is read inside); {memory['seconds']:.1f} s")  # fmt: skip
+            load_after = os.getloadavg()
         print(f"load average {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f} before, "
               f"{load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} after; "
               f"{time.perf_counter() - t0:.0f} s in all")  # fmt: skip

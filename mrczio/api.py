@@ -106,14 +106,24 @@ def apply_corrections(
     registry: Registry | None = None,
     report: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Run correction filters ``names`` in order on a (frames, ny, nx) stack."""
+    """Run correction filters ``names`` in order on a (frames, ny, nx) stack.
+
+    ``data`` is never changed. A float32 stack made by one filter of the chain is
+    corrected in place by the next filters that can (``CorrectionFilter.writes_into``),
+    so ``gain,outliers`` holds the input and one float32 stack, not two.
+    """
     reg = _registry(registry)
     stored = metadata.get("corrections", {}) if isinstance(metadata.get("corrections"), Mapping) else {}
     stack = data[np.newaxis] if data.ndim == 2 else data
     for name in names:
         merged = {**stored.get(name, {}), **(params or {}).get(name, {})}
         step_report: dict[str, Any] = {}
-        stack = reg.filter(name).apply(stack, metadata=metadata, report=step_report, **merged)
+        step = reg.filter(name)
+        owned = stack.dtype == np.float32 and stack.flags.writeable and stack.flags.c_contiguous
+        owned = owned and not np.shares_memory(stack, data)
+        if step.writes_into and owned and "out" not in merged:
+            merged["out"] = stack
+        stack = step.apply(stack, metadata=metadata, report=step_report, **merged)
         if report is not None:
             report[name] = step_report
     return stack[0] if data.ndim == 2 else stack

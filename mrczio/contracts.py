@@ -314,6 +314,10 @@ class CorrectionFilter(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: True when ``apply`` takes ``out=``: a float32 array of the stack's shape, possibly
+    #: the input stack itself, into which the result is written and which is returned.
+    #: A chain of filters then corrects its own intermediate float32 stack in place.
+    writes_into: ClassVar[bool] = False
 
     @abc.abstractmethod
     def apply(

@@ -87,6 +87,7 @@ class OutliersFilter(CorrectionFilter):
 
     name = "outliers"
     description = "stochastic hot/dead pixel suppression (McLeod et al. 2017, section 4)"
+    writes_into = True
 
     def settings(self, **params: Any) -> OutlierSettings:
         """Resolve ``params`` into settings (raises OptionError on unknown names)."""
