@@ -118,3 +118,25 @@ def test_running_stats_of_a_stack_match_numpy() -> None:
     assert (running.minimum, running.maximum, running.count) == (lo, hi, n)
     assert running.mean == pytest.approx(mean, rel=1e-15)
     assert running.rms == pytest.approx(np.sqrt(m2 / n), rel=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint32])
+@pytest.mark.parametrize("size", [1, 1000, 65536, 65537, 3 * 65536 + 17])
+def test_float_moments_over_slices_match_a_whole_frame_float64_reference(dtype: type, size: int) -> None:
+    rng = np.random.default_rng(size)
+    # An offset far from zero: a naive sum of squares would lose the variance.
+    frame = (1e4 + rng.normal(0.0, 3.0, size)).astype(dtype)
+    x = frame.astype(np.float64)
+    n, lo, hi, mean, m2 = stats._float_moments(frame)
+    assert (n, lo, hi) == (size, float(x.min()), float(x.max()))
+    assert mean == pytest.approx(float(x.mean()), rel=1e-14)
+    reference = float(((x - x.mean()) ** 2).sum())
+    assert m2 == pytest.approx(reference, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("where", [0, 65535, 65536, 100_000])
+def test_a_nan_anywhere_reaches_every_float_moment(where: int) -> None:
+    frame = np.ones(3 * 65536, dtype=np.float32)
+    frame[where] = np.nan
+    n, lo, hi, mean, m2 = stats._float_moments(frame)
+    assert n == frame.size and all(np.isnan(v) for v in (lo, hi, mean, m2))
