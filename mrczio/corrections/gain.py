@@ -184,24 +184,22 @@ def orientation_check(total: np.ndarray, gain: np.ndarray, size: int = 3) -> dic
     checks.require_shape(g, np.shape(total), "gain reference")
     flat = np.where(g > 0, 1.0 / np.where(g > 0, g, 1.0), 1.0)
     a = _highpass(np.asarray(total, dtype=np.float64), size)
+    # The local mean (a symmetric kernel, mirrored borders) commutes with flips and
+    # transposes, so the high-pass of every variant is that variant of one high-pass.
+    b = _highpass(flat, size)
     variants = {
-        "as given": flat,
-        "flipped up-down": flat[::-1],
-        "flipped left-right": flat[:, ::-1],
-        "rotated 180": flat[::-1, ::-1],
+        "as given": b,
+        "flipped up-down": b[::-1],
+        "flipped left-right": b[:, ::-1],
+        "rotated 180": b[::-1, ::-1],
     }
-    if flat.shape[0] == flat.shape[1]:
-        variants["transposed"] = flat.T
-        variants["rotated 90"] = np.rot90(flat)
-        variants["rotated 270"] = np.rot90(flat, 3)
-        variants["anti-transposed"] = np.rot90(flat, 2).T
-    out = {}
-    norm_a = float(np.linalg.norm(a))
-    for name, f in variants.items():
-        b = _highpass(f, size)
-        den = norm_a * float(np.linalg.norm(b))
-        out[name] = float(a.ravel() @ b.ravel() / den) if den > 0 else 0.0
-    return out
+    if b.shape[0] == b.shape[1]:
+        variants["transposed"] = b.T
+        variants["rotated 90"] = np.rot90(b)
+        variants["rotated 270"] = np.rot90(b, 3)
+        variants["anti-transposed"] = np.rot90(b, 2).T
+    den = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
+    return {name: float(np.vdot(a, v) / den) if den > 0 else 0.0 for name, v in variants.items()}
 
 
 def _highpass(image: np.ndarray, size: int) -> np.ndarray:
