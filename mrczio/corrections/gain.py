@@ -180,12 +180,14 @@ def orientation_check(total: np.ndarray, gain: np.ndarray, size: int = 3) -> dic
     the pattern, which may be symmetric). Returns the Pearson R for ``"as given"``
     and the flipped/rotated variants (transposes only on square detectors).
     """
-    g = normalize_gain(gain).astype(np.float64)
+    g = normalize_gain(gain)
     checks.require_shape(g, np.shape(total), "gain reference")
-    flat = np.where(g > 0, 1.0 / np.where(g > 0, g, 1.0), 1.0)
-    a = _highpass(np.asarray(total, dtype=np.float64), size)
+    flat = np.ones(g.shape, dtype=np.float32)
+    np.divide(np.float32(1.0), g, out=flat, where=g > 0)
+    a = _highpass(total, size)
     # The local mean (a symmetric kernel, mirrored borders) commutes with flips and
-    # transposes, so the high-pass of every variant is that variant of one high-pass.
+    # transposes, so the high-pass of every variant is that variant of one high-pass;
+    # the four transposed variants are flips of one contiguous transposed copy.
     b = _highpass(flat, size)
     variants = {
         "as given": b,
@@ -194,20 +196,30 @@ def orientation_check(total: np.ndarray, gain: np.ndarray, size: int = 3) -> dic
         "rotated 180": b[::-1, ::-1],
     }
     if b.shape[0] == b.shape[1]:
-        variants["transposed"] = b.T
-        variants["rotated 90"] = np.rot90(b)
-        variants["rotated 270"] = np.rot90(b, 3)
-        variants["anti-transposed"] = np.rot90(b, 2).T
-    den = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
-    return {name: float(np.vdot(a, v) / den) if den > 0 else 0.0 for name, v in variants.items()}
+        bt = np.ascontiguousarray(b.T)
+        variants["transposed"] = bt
+        variants["rotated 90"] = bt[::-1]
+        variants["rotated 270"] = bt[:, ::-1]
+        variants["anti-transposed"] = bt[::-1, ::-1]
+    den = float(np.sqrt(_dot(a, a) * _dot(b, b)))
+    return {name: _dot(a, v) / den if den > 0 else 0.0 for name, v in variants.items()}
 
 
 def _highpass(image: np.ndarray, size: int) -> np.ndarray:
-    local = uniform_filter(image, size=size, mode="mirror")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hp = np.where(local > 0, image / np.where(local > 0, local, 1.0) - 1.0, 0.0)
-    hp -= hp.mean()
-    return np.asarray(hp)
+    """``image / local mean - 1`` (0 where the local mean is not positive), mean 0, float32."""
+    data = np.asarray(image, dtype=np.float32)
+    hp: np.ndarray = uniform_filter(data, size=size, mode="mirror")
+    positive = hp > 0
+    np.divide(data, hp, out=hp, where=positive)
+    hp[~positive] = 1.0
+    hp -= np.float32(1.0)
+    hp -= np.float32(hp.mean(dtype=np.float64))
+    return hp
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of ``a * b`` over two images (views of any strides): float32 rows, float64 total."""
+    return float(np.einsum("ij,ij->i", a, b).sum(dtype=np.float64))
 
 
 def warn_if_misoriented(total: np.ndarray, gain: np.ndarray) -> dict[str, float]:
