@@ -27,6 +27,7 @@ examples:
   mrczio correct movie.mrcz -o corrected/ --gain gain.mrc
   mrczio correct *.mrcz -o corrected/ --filters outliers,koma --koma-radius 2
   mrczio correct *.mrcz -o corrected/ --filters outliers,koma --koma-model
+  mrczio correct superres.mrcz -o corrected/ --filters outliers --superres 2
 """
 
 
@@ -40,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dark", help="dark reference file")
     parser.add_argument("--dose-rate", type=float, help="dose rate (e-/pixel/s) for the gamma of eq. 11")
     parser.add_argument("--outlier-mode", choices=("default", "paper"))
+    parser.add_argument(
+        "--superres", type=int, metavar="N",
+        help="super-resolution movie: detect outliers on NxN-binned sub-pixels (default 1, off)",
+    )  # fmt: skip
     parser.add_argument("--koma-radius", type=int, default=2, help="KOMA radius a (default 2)")
     parser.add_argument("--koma-mode", choices=("multiply", "subtract"), default="multiply")
     parser.add_argument(
@@ -64,6 +69,8 @@ def _correction_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         params["gain"]["dose_rate"] = args.dose_rate
     if args.outlier_mode:
         params["outliers"]["mode"] = args.outlier_mode
+    if args.superres is not None:
+        params["outliers"]["superres"] = args.superres
     if args.koma_model:
         params["koma"] = {"model": True}
     return params

@@ -23,6 +23,10 @@ Pixels listed in ``forced`` (e.g. gain pixels that are NaN, inf or <= 0) are alw
 hard outliers and are filled. Non-finite sums are refused
 (:class:`~mrczio.errors.NonFiniteInputError`), as are empty stacks; integer sums with a
 huge value range are histogrammed by sorting, so memory follows the pixel count.
+
+With ``superres=s`` (a super-resolution movie, s x s sub-pixels per physical pixel) all
+of the detection runs on the s x s-binned sums (:mod:`~mrczio.corrections.superres`);
+each flagged physical pixel flags its sub-pixels, filled at sub-pixel resolution.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 
 from mrczio.corrections import checks
 from mrczio.corrections import histogram as hist
+from mrczio.corrections import superres as sr
 from mrczio.corrections.blend import blend
 from mrczio.corrections.fill import fill_values
 from mrczio.corrections.kernels import psf_kernel
@@ -86,6 +91,7 @@ class OutlierSettings:
     count_scale: float | None = None
     global_net: bool = True
     temporal: bool = True
+    superres: int = 1
 
     def __post_init__(self) -> None:
         """Refuse values that make no sense (OptionError names the parameter)."""
@@ -103,6 +109,7 @@ class OutlierSettings:
         checks.in_range(self.eps, "eps", 0.0, 0.5)
         checks.whole(self.radius, "radius", 1)
         checks.whole(self.min_good, "min_good", 1)
+        checks.whole(self.superres, "superres", 1)
         if self.false_rate is not None:
             checks.in_range(self.false_rate, "false_rate", 0.0, 1.0)
         if self.fdr is not None:
@@ -613,6 +620,9 @@ def detect_outliers(
         if frames.shape[0] >= 3:  # the temporal test will want the bin sums: one pass
             total, bins = binned_sums(frames, threads=threads)
     n, total, forced = _checked(stack, total, forced, n_frames, threads)
+    if settings.superres > 1:
+        given = _Given(total, forced, scale, bins, series, n)
+        return _detect_superres(stack, settings, given, temporal=settings.temporal and local, threads=threads)
     data = None if stack is None else checks.as_frames(stack)
     stat = (
         _local_statistic(total, settings, scale, forced, threads)
@@ -696,6 +706,90 @@ def detect_outliers(
     )
     info["fit_fell_back"] = bool(info["dark_fallback"] or info["hot_fallback"])
     return OutlierResult(total.shape, n, cand, w, filled.fill, filled.neighbourly, info, trans, t_fill)
+
+
+@dataclass
+class _Given:
+    """The detection inputs at sub-pixel resolution (time sum checked)."""
+
+    total: np.ndarray
+    forced: np.ndarray | None
+    scale: np.ndarray | float | None
+    bins: Bins | None
+    series: Callable[[np.ndarray], np.ndarray] | None
+    n: int
+
+
+def _detect_superres(
+    stack: np.ndarray | None,
+    settings: OutlierSettings,
+    given: _Given,
+    *,
+    temporal: bool,
+    threads: int | None,
+) -> OutlierResult:
+    """Detection of a super-resolution movie (``settings.superres`` = s > 1) on its
+    s x s-binned sums, expanded back to sub-pixels by :func:`_expanded`.
+
+    A sub-pixel listed in ``forced`` forces its whole physical pixel (its binned sum
+    holds the bad value), so all s x s sub-pixels of that physical pixel are filled.
+    """
+    s = int(settings.superres)
+    phys = sr.physical_shape(given.total.shape, s)
+    bins, series = given.bins, given.series
+    if stack is not None:
+        flat = checks.as_frames(stack).reshape(given.n, -1)
+        if temporal and given.n >= 3 and bins is None:
+            bins = binned_sums(checks.as_frames(stack), threads=threads)[1]
+        if series is None:
+
+            def series(idx: np.ndarray) -> np.ndarray:
+                return np.asarray(flat[:, idx])
+
+    result = detect_outliers(
+        None, replace(settings, superres=1), total=sr.bin_sum(given.total, s), n_frames=given.n,
+        forced=sr.bin_any(given.forced, s), scale=sr.bin_mean(given.scale, s),
+        bins=None if bins is None else sr.bin_bins(bins, s, threads=threads),
+        series=None if series is None else sr.bin_series(series, phys, s), threads=threads,
+    )  # fmt: skip
+    return _expanded(result, given.total, settings, s)
+
+
+def _expanded(result: OutlierResult, total: np.ndarray, settings: OutlierSettings, s: int) -> OutlierResult:
+    """``result`` of the binned movie at sub-pixel resolution: each physical pixel's
+    weight and on-frames for all its sub-pixels, fill values from the sub-pixel mean
+    image with every flagged sub-pixel (soft ones and transients too) masked, so a
+    sub-pixel is never filled from its own siblings. ``info`` stays the physical
+    detection's (thresholds and counts in physical pixels) plus ``superres``."""
+    cand, origin = sr.expand(result.candidates, result.shape, s)
+    trans = result.transients
+    if trans is not None:
+        idx, o = sr.expand(trans.index, result.shape, s)
+        trans = Transients(
+            idx, trans.start[o], trans.stop[o], trans.llr[o], trans.n_screened, trans.threshold
+        )
+    mask = np.zeros(total.shape, dtype=bool)
+    mask.ravel()[cand] = True
+    if trans is not None:
+        mask.ravel()[trans.index] = True
+    mean_image = total.astype(np.float32)
+    mean_image /= np.float32(result.n_frames)
+    fallback = float(result.info["frame_mean"]) / (s * s)
+
+    def fill(index: np.ndarray) -> Any:
+        kernel = psf_kernel(settings.psf)
+        return fill_values(
+            mean_image, index, mask, kernel, radius=settings.radius, min_good=settings.min_good,
+            fallback=fallback,
+        )  # fmt: skip
+
+    filled = fill(cand)
+    t_fill = None if trans is None else fill(trans.index).fill
+    info = dict(result.info, superres=s)
+    weights = result.weights[origin]
+    return OutlierResult(
+        total.shape, result.n_frames, cand, weights, filled.fill, filled.neighbourly, info, trans, t_fill
+    )
 
 
 def _transients(
