@@ -70,14 +70,16 @@ def bad_gain_pixels(gain: np.ndarray) -> np.ndarray:
 
 def normalize_gain(gain: np.ndarray) -> np.ndarray:
     """Float32 gain scaled to mean 1 over its finite positive pixels; others become 0."""
-    g = np.asarray(gain, dtype=np.float64)
+    g = np.asarray(gain)
     if g.ndim != 2 or 0 in g.shape:
         raise CorrectionInputError(f"gain reference must be a 2-D image, got shape {g.shape}")
     good = ~bad_gain_pixels(g)
-    if not good.any():
+    count = int(np.count_nonzero(good))
+    if count == 0:
         raise CorrectionInputError("gain reference has no finite positive pixel")
+    mean = float(np.add.reduce(g, axis=None, dtype=np.float64, where=good)) / count
     out = np.zeros(g.shape, dtype=np.float32)
-    out[good] = g[good] / g[good].mean()
+    np.divide(g, mean, out=out, where=good, casting="unsafe", dtype=np.float64)
     return out
 
 

@@ -172,7 +172,7 @@ def _to_dtype(block: np.ndarray, dtype: np.dtype[Any], first: int) -> np.ndarray
         top = float(np.abs(block).max(initial=0.0))
         if top > float(np.finfo(np.float16).max):
             raise ConversionError(f"corrected values reach {top:.4g}, beyond float16's 65504; use float32")
-    return block.astype(dtype)
+    return block.astype(dtype, copy=False)  # each chunk is a fresh array: no second copy
 
 
 def stream_correct(source: FrameSource, plan: StreamPlan) -> Iterator[np.ndarray]:
