@@ -42,7 +42,7 @@ def test_gain_then_outliers_holds_one_float32_stack() -> None:
     finally:
         tracemalloc.stop()
     float_stack = result.nbytes
-    # One float32 result plus per-pixel detection images (~67-75 bytes per frame pixel,
+    # One float32 result plus per-pixel detection images (~45-75 bytes per frame pixel,
     # docs/corrections.md); a second float32 stack would add 4 bytes x every pixel of
     # every frame (10.5 MB here) and break this bound.
     assert peak < float_stack + 100 * SIDE * SIDE, (peak, float_stack)

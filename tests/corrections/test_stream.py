@@ -139,7 +139,7 @@ def _probe(tmp_path: Path, mult: float) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("frames, side", [(128, 512), (50, 1024)])
 def test_gain_and_outliers_stream_within_twice_the_input_size(tmp_path, frames, side):
     # Detection keeps a few integer/float32 images of one frame, among them the 8
-    # frame-bin sums (about 75 bytes per pixel in all at 4096^2, whatever the frame
+    # frame-bin sums (about 45 bytes per pixel in all at 4096^2, whatever the frame
     # count: benchmarks/corrections_memory.py) and the stream two frames; 50 uint8
     # frames are 50 bytes per pixel, so the 50-frame case is the tight one.
     x = np.empty((frames, side, side), np.uint8)
