@@ -7,8 +7,6 @@ and :func:`convert`.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from mrczio.api import (
     append,
     apply_corrections,
@@ -72,10 +70,21 @@ from mrczio.writer import StackWriter
 
 _register_imageio_plugin()  # cheap: registers with imageio only once imageio is imported
 
-try:
-    __version__ = version("mrczio")
-except PackageNotFoundError:  # running from an uninstalled source tree
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata on first use: importing
+    ``importlib.metadata`` costs about 11 ms, which a plain read does not need."""
+    if name != "__version__":
+        raise AttributeError(f"module 'mrczio' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("mrczio")
+    except PackageNotFoundError:  # running from an uninstalled source tree
+        found = "0.0.0+unknown"
+    globals()["__version__"] = found
+    return found
+
 
 __all__ = [
     "AccessDeniedError",

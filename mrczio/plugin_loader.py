@@ -19,7 +19,6 @@ import os
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
@@ -30,6 +29,8 @@ from mrczio.errors import (
     PluginLoadWarning,
     PluginsNotInstalledError,
 )
+from mrczio.plugin_discovery import PluginEntryPoint as EntryPoint
+from mrczio.plugin_discovery import entry_points
 
 BUILTIN_DISTRIBUTION = "mrczio"
 DISABLE_AUTOLOAD_ENV = "MRCZIO_DISABLE_PLUGIN_AUTOLOAD"
@@ -62,10 +63,7 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 
 def _distribution_of(ep: EntryPoint) -> tuple[str, str]:
-    dist = ep.dist
-    if dist is None:
-        return "<unknown>", ""
-    return dist.metadata["Name"] or "<unknown>", dist.version or ""
+    return ep.distribution, ep.version
 
 
 def _group_by_name(eps: list[EntryPoint]) -> dict[str, list[EntryPoint]]:

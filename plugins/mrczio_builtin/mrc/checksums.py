@@ -19,10 +19,11 @@ numcodecs and zarr use.
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import crc32c
 import numpy as np
 
 from mrczio.byte_source import ByteSource
@@ -42,7 +43,18 @@ MAX_FRAMES = 1 << 26
 
 def crc(data: bytes | bytearray | memoryview, value: int = 0) -> int:
     """CRC-32C of ``data``, continuing from ``value``."""
-    return int(crc32c.crc32c(data, value))
+    return int(_crc32c()(data, value))
+
+
+@functools.cache
+def _crc32c() -> Callable[[bytes | bytearray | memoryview, int], int]:
+    """The ``crc32c`` package's function, imported on the first checksum: the package
+    imports ``importlib.metadata`` for its own version (about 10 ms), which reading a
+    plain MRC file without checksums never needs."""
+    import crc32c
+
+    function: Callable[[bytes | bytearray | memoryview, int], int] = crc32c.crc32c
+    return function
 
 
 @dataclass(frozen=True)
