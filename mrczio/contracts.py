@@ -177,7 +177,12 @@ class FrameCodec(abc.ABC):
     @abc.abstractmethod
     def decode_into(self, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
         """Decompress ``chunk`` into the C-contiguous array ``out`` (exact byte count),
-        using at most ``threads`` threads (0: the codec's choice)."""
+        using at most ``threads`` threads (always >= 1)."""
+
+    def decode_threads(self, chunk: bytes | memoryview) -> int:
+        """Threads worth using to decode ``chunk`` alone (a single-frame read; several
+        frames are decoded one per thread with ``threads=1``). Default: 1."""
+        return 1
 
     def describe(self, chunk: bytes | memoryview) -> dict[str, Any]:
         """Return what the chunk says about itself (codec, filter, block size...)."""

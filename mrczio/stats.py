@@ -88,11 +88,8 @@ class RunningStats:
         return self._imaginary is not None
 
     def _combine(self, n: int, lo: float, hi: float, mean: float, m2: float) -> None:
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self._m2 += m2 + delta * delta * self.count * n / total
-        self.count = total
+        self.mean, self._m2 = _chan(self.count, self.mean, self._m2, n, mean, m2)
+        self.count += n
         self.minimum = _smaller(self.minimum, lo)
         self.maximum = -_smaller(-self.maximum, -hi)
 
@@ -300,31 +297,50 @@ def _widened_sums(values: np.ndarray) -> tuple[int, int]:
     return total, squares
 
 
-def _float_moments(frame: np.ndarray) -> tuple[int, float, float, float, float]:
-    """Moments of any other real frame in float64, one cache-sized slice at a time.
+def _chan(
+    count: int, mean: float, m2: float, n: int, part_mean: float, part_m2: float
+) -> tuple[float, float]:
+    """Mean and sum of squared deviations of two parts (Chan et al.'s update). With an
+    infinite or NaN mean the mean is the weighted one (inf stays inf, as numpy's
+    ``mean`` gives) and the squared deviations are NaN."""
+    total = count + n
+    if n == 0:
+        return mean, m2
+    if not (math.isfinite(mean) and math.isfinite(part_mean)):
+        return (mean * count + part_mean * n) / total if count else part_mean, math.nan
+    delta = part_mean - mean
+    return mean + delta * n / total, m2 + part_m2 + delta * delta * count * n / total
 
-    Each slice is widened once into a reused float64 buffer, centred on its own mean and
-    folded in with Chan et al.'s update (as whole frames are), so no full-frame float64
-    copy is made: a 4096 x 4096 float32 frame takes a fraction of the time of widening
-    it whole. NaN propagates to the extremes and the moments, as with numpy's reductions.
+
+def _float_moments(frame: np.ndarray) -> tuple[int, float, float, float, float]:
+    """Moments of any other real frame in float64, in two passes over cache-sized slices.
+
+    Pass 1 takes the extremes and the float64 sum; pass 2 widens each slice once into a
+    reused float64 buffer and sums its deviations from that mean and their squares (the
+    "corrected two-pass" sum), so no full-frame float64 copy is made: a 4096 x 4096
+    float32 frame takes a fraction of the time of widening it whole, with the accuracy
+    of centring the whole frame on its mean. NaN propagates to every moment; an
+    infinity makes the mean infinite and the RMS NaN, as numpy's reductions do.
     """
     flat = frame.reshape(-1)
     n = int(flat.size)
-    buffer = np.empty(min(n, _SLICE), dtype=np.float64)
-    count, lo, hi, mean, m2 = 0, math.inf, -math.inf, 0.0, 0.0
+    if n == 0:
+        return 0, math.inf, -math.inf, 0.0, 0.0
+    lo, hi, total = math.inf, -math.inf, 0.0
     for start in range(0, n, _SLICE):
-        part = buffer[: min(_SLICE, n - start)]
-        part[...] = flat[start : start + _SLICE]
-        k = int(part.size)
+        part = flat[start : start + _SLICE]
         lo = float(np.minimum(lo, np.minimum.reduce(part)))
         hi = float(np.maximum(hi, np.maximum.reduce(part)))
-        part_mean = float(np.add.reduce(part)) / k
-        np.subtract(part, part_mean, out=part)
-        np.multiply(part, part, out=part)
-        part_m2 = float(np.add.reduce(part))
-        total = count + k
-        delta = part_mean - mean
-        mean += delta * k / total
-        m2 += part_m2 + delta * delta * count * k / total
-        count = total
-    return n, lo, hi, mean, m2
+        total += float(np.add.reduce(part, dtype=np.float64))
+    mean = total / n
+    if not math.isfinite(mean):
+        return n, lo, hi, mean, math.nan
+    buffer = np.empty(min(n, _SLICE), dtype=np.float64)
+    residual = squares = 0.0
+    for start in range(0, n, _SLICE):
+        centred = buffer[: min(_SLICE, n - start)]
+        np.subtract(flat[start : start + _SLICE], mean, out=centred, dtype=np.float64)
+        residual += float(np.add.reduce(centred))
+        np.multiply(centred, centred, out=centred)
+        squares += float(np.add.reduce(centred))
+    return n, lo, hi, mean, squares - residual * residual / n

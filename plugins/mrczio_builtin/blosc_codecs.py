@@ -264,6 +264,9 @@ class BloscCodec(FrameCodec):
     def decode_into(self, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
         decode_blosc_chunk(chunk, out, threads)
 
+    def decode_threads(self, chunk: bytes | memoryview) -> int:
+        return decode_threads(ChunkHeader.parse(chunk)) if len(chunk) >= CHUNK_HEADER_SIZE else 1
+
     def describe(self, chunk: bytes | memoryview) -> dict[str, Any]:
         header = ChunkHeader.parse(chunk)
         return {

@@ -42,3 +42,26 @@ def test_multi_block_frames_read_one_at_a_time_are_exact(tmp_path: Path) -> None
         assert reader.chunk_info(1)["blocksize"] < stack[1].nbytes
         for k in (2, 0, 1):
             np.testing.assert_array_equal(reader[k], stack[k])
+
+
+def test_codecs_are_never_asked_for_zero_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mrczio.contracts import FrameCodec
+    from mrczio_builtin.blosc_codecs import BloscCodec
+
+    assert FrameCodec.decode_threads(BloscCodec.__new__(BloscCodec), b"") == 1  # the contract's default
+    seen: list[int] = []
+    original = BloscCodec.decode_into
+
+    def recording(self: BloscCodec, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
+        seen.append(threads)
+        original(self, chunk, out, threads=threads)
+
+    monkeypatch.setattr(BloscCodec, "decode_into", recording)
+    stack = np.random.default_rng(3).poisson(1.0, (4, 1100, 1500)).astype(np.uint8)
+    path = tmp_path / "threads.mrcz"
+    mrczio.imwrite(path, stack)
+    with mrczio.open(path) as reader:
+        np.testing.assert_array_equal(reader[1], stack[1])
+    np.testing.assert_array_equal(mrczio.imread(path), stack)
+    assert seen and min(seen) >= 1
+    assert seen[0] == min(2, os.cpu_count() or 1)  # the single frame: one thread per block

@@ -5,6 +5,7 @@ path (packed 64-bit lane sums over cache-sized slices) alike."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -140,3 +141,34 @@ def test_a_nan_anywhere_reaches_every_float_moment(where: int) -> None:
     frame[where] = np.nan
     n, lo, hi, mean, m2 = stats._float_moments(frame)
     assert n == frame.size and all(np.isnan(v) for v in (lo, hi, mean, m2))
+
+
+@pytest.mark.parametrize("where", [0, 65535, 65536, 3 * 65536 - 1])
+def test_an_infinity_anywhere_makes_the_mean_infinite_and_the_rms_nan(where: int) -> None:
+    frame = np.full(3 * 65536, 5.0, dtype=np.float32)
+    frame[where] = np.inf
+    _, lo, hi, mean, m2 = stats._float_moments(frame)
+    assert (lo, hi, mean) == (5.0, math.inf, math.inf) and math.isnan(m2)
+    running = RunningStats()
+    running.add(np.full(10, 1.0, dtype=np.float32))
+    running.add(frame)
+    assert running.mean == math.inf and math.isnan(running.rms)
+
+
+def test_large_offset_with_a_tiny_spread_keeps_float64_accuracy() -> None:
+    from fractions import Fraction
+
+    x = 1e10 + np.random.default_rng(0).normal(0.0, 1e-3, 3 * 65536 + 5)
+    n, _, _, mean, m2 = stats._float_moments(x)
+    exact = [Fraction(v) for v in x]
+    mu = sum(exact) / n
+    reference = sum((v - mu) ** 2 for v in exact)
+    assert abs(Fraction(m2) - reference) / reference < 1e-12
+    assert abs(Fraction(mean) - mu) <= Fraction(4e-6)  # two float64 ulps at 1e10
+
+
+def test_an_empty_frame_adds_nothing() -> None:
+    running = RunningStats()
+    running.add(np.ones(4, dtype=np.float32))
+    running.add(np.ones(0, dtype=np.float32))
+    assert (running.count, running.mean, running.rms) == (4, 1.0, 0.0)

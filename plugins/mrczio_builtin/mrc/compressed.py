@@ -1,9 +1,9 @@
 """MRCZ: an MRC2014 header followed by one compressed chunk per frame.
 
 Opening finds every frame's chunk (:mod:`.chunk_index`), so ``reader[k]`` decodes frame
-k alone, on the caller's thread, with as many codec threads as the codec chooses (blosc:
-one per block up to one per CPU, so a one-block 1024 x 1024 frame stays on one thread
-and a K2-size frame uses every CPU). Several frames decode in parallel, one per
+k alone, on the caller's thread, with as many codec threads as the codec's
+``decode_threads(chunk)`` asks for (blosc: one per block up to one per CPU, so a one-block
+1024 x 1024 frame stays on one thread and a K2-size frame uses every CPU). Several frames decode in parallel, one per
 helper thread with one codec thread each, each reading its chunk into a reused buffer and decoding it straight into
 the output array. The output's fresh pages are faulted in by the helpers as they decode
 (numpy asks for transparent huge pages): touching them all first on the caller's thread
@@ -108,9 +108,10 @@ class MrczReader(MrcLayoutReader):
 
     def _decode(self, chunk: bytes | memoryview, out: np.ndarray, k: int) -> None:
         # Helper threads decode on one codec thread each; the caller's thread (a single
-        # frame) leaves the count to the codec, unless the reader was opened with one.
+        # frame) asks the codec how many are worth it, unless the reader was given a count.
         threads = getattr(self._buffers, "codec_threads", self._threads)
         try:
+            threads = threads or max(1, int(self._codec.decode_threads(chunk)))
             self._codec.decode_into(chunk, out, threads=threads)
         except FormatError:
             raise
