@@ -108,25 +108,34 @@ def apply_corrections(
 ) -> np.ndarray:
     """Run correction filters ``names`` in order on a (frames, ny, nx) stack.
 
-    ``data`` is never changed. A float32 stack made by one filter of the chain is
-    corrected in place by the next filters that can (``CorrectionFilter.writes_into``),
-    so ``gain,outliers`` holds the input and one float32 stack, not two.
+    ``data`` is never changed. A float32 stack made by a filter that returns new arrays
+    (``CorrectionFilter.fresh_result``) is corrected in place by the next filter that can
+    (``writes_into``), so ``gain,outliers`` holds the input and one float32 stack, not two.
+    Parameters stored in the file's metadata never include ``out``.
     """
     reg = _registry(registry)
     stored = metadata.get("corrections", {}) if isinstance(metadata.get("corrections"), Mapping) else {}
     stack = data[np.newaxis] if data.ndim == 2 else data
+    owned = False  # whether ``stack`` is a new array the chain alone holds
     for name in names:
-        merged = {**stored.get(name, {}), **(params or {}).get(name, {})}
+        kept = stored.get(name, {}) if isinstance(stored.get(name, {}), Mapping) else {}
+        merged = {**{k: v for k, v in kept.items() if k != "out"}, **(params or {}).get(name, {})}
         step_report: dict[str, Any] = {}
         step = reg.filter(name)
-        owned = stack.dtype == np.float32 and stack.flags.writeable and stack.flags.c_contiguous
-        owned = owned and not np.shares_memory(stack, data)
-        if step.writes_into and owned and "out" not in merged:
+        users_out = "out" in merged  # the result then lands in an array the caller holds
+        if step.writes_into and owned and not users_out and _reusable(stack, data):
             merged["out"] = stack
         stack = step.apply(stack, metadata=metadata, report=step_report, **merged)
+        owned = step.fresh_result and not users_out
         if report is not None:
             report[name] = step_report
     return stack[0] if data.ndim == 2 else stack
+
+
+def _reusable(stack: np.ndarray, data: np.ndarray) -> bool:
+    """A float32, writeable, C-contiguous stack that shares no memory with ``data``."""
+    layout = stack.dtype == np.float32 and stack.flags.writeable and stack.flags.c_contiguous
+    return bool(layout and not np.shares_memory(stack, data))
 
 
 def imiter(

@@ -321,8 +321,11 @@ class CorrectionFilter(abc.ABC):
     description: ClassVar[str] = ""
     #: True when ``apply`` takes ``out=``: a float32 array of the stack's shape, possibly
     #: the input stack itself, into which the result is written and which is returned.
-    #: A chain of filters then corrects its own intermediate float32 stack in place.
     writes_into: ClassVar[bool] = False
+    #: True when ``apply`` always returns a new array that nothing else holds (not its
+    #: input, a view of it, a cached array or one from the metadata). A chain of filters
+    #: corrects such a result in place with the next filter that ``writes_into``.
+    fresh_result: ClassVar[bool] = False
 
     @abc.abstractmethod
     def apply(

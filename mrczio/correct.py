@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from mrczio import api
-from mrczio.errors import OptionError
+from mrczio.errors import CorrectionInputError, OptionError
 from mrczio.registry import Registry, get_registry
 
 Params = Mapping[str, Mapping[str, Any]]
@@ -88,7 +88,10 @@ def correct_files(
     os.makedirs(output_dir, exist_ok=True)
     if tuple(corrections) in STREAMED:
         for index, source in enumerate(sources):
-            _stream_one(source, targets[index], list(corrections), params, dtype, reports[index], options)
+            try:
+                _stream_one(source, targets[index], list(corrections), params, dtype, reports[index], options)
+            except CorrectionInputError as exc:  # name the file: one of many in a batch
+                raise type(exc)(f"{source}: {exc}") from None
             if progress is not None:
                 progress(1)
         return reports

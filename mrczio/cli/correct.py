@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from mrczio import api
-from mrczio.cli.messages import WRITTEN
+from mrczio.cli.messages import WRITTEN, UsageError
 from mrczio.cli.options import add_write_options, progress_wanted, write_options
 from mrczio.cli.output import log
 from mrczio.progress import Progress
@@ -76,10 +76,28 @@ def _correction_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return params
 
 
+#: Options that only mean something to one filter: (flag, attribute, filter).
+FILTER_OPTIONS = (
+    ("--outlier-mode", "outlier_mode", "outliers"),
+    ("--superres", "superres", "outliers"),
+    ("--koma-model", "koma_model", "koma"),
+)
+
+
+def _check_filter_options(args: argparse.Namespace, names: list[str]) -> None:
+    """Refuse an option whose filter is not run, instead of ignoring it."""
+    for flag, attribute, name in FILTER_OPTIONS:
+        if getattr(args, attribute, None) not in (None, False) and name not in names:
+            raise UsageError(
+                f"{flag} applies to the {name} filter, which --filters {args.filters} does not run"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from mrczio.correct import correct_files
 
     names = [n.strip() for n in args.filters.split(",") if n.strip()]
+    _check_filter_options(args, names)
     os.makedirs(args.output_dir, exist_ok=True)
     with Progress(len(args.inputs), "correct", enabled=progress_wanted(args), clear=True) as bar:
         reports = correct_files(

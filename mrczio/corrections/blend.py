@@ -33,6 +33,8 @@ def blend(
     if stack.ndim != 3:
         raise CorrectionInputError(f"expected a (frames, ny, nx) stack, got shape {stack.shape}")
     _n, ny, nx = stack.shape
+    if out is not None and not isinstance(out, np.ndarray):
+        raise CorrectionInputError(f"out must be a float32 numpy array, not {type(out).__name__}")
     if out is None:
         out = np.empty(stack.shape, dtype=np.float32)
     elif out.shape != stack.shape or out.dtype != np.float32 or not out.flags.c_contiguous:

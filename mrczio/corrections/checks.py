@@ -52,6 +52,8 @@ def require_shape(array: np.ndarray, shape: tuple[int, ...], what: str) -> None:
 
 def number(value: Any, name: str) -> float:
     """``value`` as a finite float, else :class:`OptionError` naming the parameter."""
+    if isinstance(value, str | bytes):  # "2" would pass float() and fail later in arithmetic
+        raise OptionError(f"parameter {name}={value!r} is a string, not a number")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:

@@ -191,20 +191,33 @@ def orientation_check(total: np.ndarray, gain: np.ndarray, size: int = 3) -> dic
     # transposes, so the high-pass of every variant is that variant of one high-pass;
     # the four transposed variants are flips of one contiguous transposed copy.
     b = _highpass(flat, size)
-    variants = {
-        "as given": b,
-        "flipped up-down": b[::-1],
-        "flipped left-right": b[:, ::-1],
-        "rotated 180": b[::-1, ::-1],
+    bt = np.ascontiguousarray(b.T) if b.shape[0] == b.shape[1] else None
+    variants = _orientations(b, bt)
+    if size % 2 == 0:  # an even window is not centred: high-pass every orientation itself
+        f = _orientations(flat, flat.T if bt is not None else None)
+        variants = {name: _highpass(np.ascontiguousarray(v), size) for name, v in f.items()}
+    norm_a, norm_b = _dot(a, a), _dot(b, b)
+    out = {}
+    for name, v in variants.items():
+        den = float(np.sqrt(norm_a * (norm_b if size % 2 else _dot(v, v))))
+        out[name] = _dot(a, v) / den if den > 0 else 0.0
+    return out
+
+
+def _orientations(image: np.ndarray, transposed: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The image flipped and rotated (views); the transposed family only when given."""
+    views = {
+        "as given": image,
+        "flipped up-down": image[::-1],
+        "flipped left-right": image[:, ::-1],
+        "rotated 180": image[::-1, ::-1],
     }
-    if b.shape[0] == b.shape[1]:
-        bt = np.ascontiguousarray(b.T)
-        variants["transposed"] = bt
-        variants["rotated 90"] = bt[::-1]
-        variants["rotated 270"] = bt[:, ::-1]
-        variants["anti-transposed"] = bt[::-1, ::-1]
-    den = float(np.sqrt(_dot(a, a) * _dot(b, b)))
-    return {name: _dot(a, v) / den if den > 0 else 0.0 for name, v in variants.items()}
+    if transposed is not None:
+        views["transposed"] = transposed
+        views["rotated 90"] = transposed[::-1]
+        views["rotated 270"] = transposed[:, ::-1]
+        views["anti-transposed"] = transposed[::-1, ::-1]
+    return views
 
 
 def _highpass(image: np.ndarray, size: int) -> np.ndarray:

@@ -88,6 +88,7 @@ class OutliersFilter(CorrectionFilter):
     name = "outliers"
     description = "stochastic hot/dead pixel suppression (McLeod et al. 2017, section 4)"
     writes_into = True
+    fresh_result = True  # a new float32 stack, or the chain's own ``out``
 
     def settings(self, **params: Any) -> OutlierSettings:
         """Resolve ``params`` into settings (raises OptionError on unknown names)."""
@@ -149,6 +150,7 @@ class GainFilter(CorrectionFilter):
 
     name = "gain"
     description = "dark subtraction and gain**gamma(dose rate) multiplication (eq. 8-11)"
+    fresh_result = True  # always a new float32 stack
 
     def apply(
         self,

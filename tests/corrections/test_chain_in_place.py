@@ -46,3 +46,44 @@ def test_gain_then_outliers_holds_one_float32_stack() -> None:
     # docs/corrections.md); a second float32 stack would add 4 bytes x every pixel of
     # every frame (10.5 MB here) and break this bound.
     assert peak < float_stack + 100 * SIDE * SIDE, (peak, float_stack)
+
+
+class _Cached(mrczio.CorrectionFilter):
+    """A third-party filter that returns an array it keeps (not fresh_result)."""
+
+    name = "cached"
+
+    def __init__(self) -> None:
+        self.kept: np.ndarray | None = None
+
+    def apply(self, stack: np.ndarray, **params: object) -> np.ndarray:
+        if self.kept is None:
+            self.kept = stack.astype(np.float32)
+        return self.kept
+
+
+def test_an_array_a_third_party_filter_keeps_is_never_written_into() -> None:
+    from mrczio import hookimpl
+
+    cached = _Cached()
+
+    class Plugin:
+        @hookimpl
+        def mrczio_register_filters(self) -> list[mrczio.CorrectionFilter]:
+            return [cached]
+
+    import mrczio_builtin.filters as builtin_filters
+
+    registry = mrczio.Registry.from_plugins([builtin_filters, Plugin()])
+    stack, _ = _stack()
+    result = mrczio.apply_corrections(stack, {}, ["cached", "outliers"], registry=registry)
+    assert cached.kept is not None
+    np.testing.assert_array_equal(cached.kept, stack.astype(np.float32))  # untouched
+    assert not np.shares_memory(result, cached.kept)
+
+
+def test_out_stored_in_a_files_metadata_is_ignored() -> None:
+    stack, _ = _stack()
+    metadata = {"corrections": {"outliers": {"out": [1, 2]}}}
+    expected = mrczio.apply_corrections(stack, {}, ["outliers"])
+    np.testing.assert_array_equal(mrczio.apply_corrections(stack, metadata, ["outliers"]), expected)

@@ -164,3 +164,31 @@ def test_binning_helpers_keep_counts() -> None:
     assert sorted(np.unravel_index(sub.ravel(), img.shape)[1]) == [4, 4, 5, 5]
     idx, origin = sr.expand(np.array([6, 0]), (3, 4), 2)
     assert np.all(np.diff(idx) > 0) and sorted(origin.tolist()) == [0] * 4 + [1] * 4
+
+
+def test_cli_refuses_superres_without_the_outliers_filter_and_names_the_bad_file(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    good, odd = tmp_path / "good.mrc", tmp_path / "odd.mrc"
+    mrczio.imwrite(good, np.ones((3, 64, 64), np.uint8))
+    mrczio.imwrite(odd, np.ones((3, 63, 64), np.uint8))
+    base = [sys.executable, "-m", "mrczio", "correct", "-o", str(tmp_path / "out")]
+    usage = subprocess.run(
+        [*base, str(good), "--filters", "gain", "--superres", "2"], capture_output=True, text=True
+    )
+    assert usage.returncode == 2 and "--superres applies to the outliers filter" in usage.stderr
+    shape = subprocess.run(
+        [*base, str(good), str(odd), "--filters", "outliers", "--superres", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert shape.returncode != 0 and str(odd) in shape.stderr and "not divisible by 2" in shape.stderr
+
+
+def test_a_string_superres_is_an_option_error() -> None:
+    from mrczio.corrections.outliers import OutlierSettings
+    from mrczio.errors import OptionError
+
+    with pytest.raises(OptionError, match="string"):
+        OutlierSettings(superres="2")
