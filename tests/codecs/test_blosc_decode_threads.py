@@ -45,8 +45,9 @@ def test_multi_block_frames_read_one_at_a_time_are_exact(tmp_path: Path) -> None
 
 
 def test_codecs_are_never_asked_for_zero_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mrczio.contracts import FrameCodec
     from mrczio_builtin.blosc_codecs import BloscCodec
+
+    from mrczio.contracts import FrameCodec
 
     assert FrameCodec.decode_threads(BloscCodec.__new__(BloscCodec), b"") == 1  # the contract's default
     seen: list[int] = []
@@ -65,3 +66,43 @@ def test_codecs_are_never_asked_for_zero_threads(tmp_path: Path, monkeypatch: py
     np.testing.assert_array_equal(mrczio.imread(path), stack)
     assert seen and min(seen) >= 1
     assert seen[0] == min(2, os.cpu_count() or 1)  # the single frame: one thread per block
+
+
+@pytest.mark.parametrize(("advice", "expected"), [(0, 1), (-3, 1), (10**6, os.cpu_count() or 1), (True, 1)])
+def test_a_codecs_advice_is_kept_between_one_and_the_cpu_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, advice: int, expected: int
+) -> None:
+    from mrczio_builtin.blosc_codecs import BloscCodec
+
+    seen: list[int] = []
+    original = BloscCodec.decode_into
+    monkeypatch.setattr(BloscCodec, "decode_threads", lambda self, chunk: advice)
+
+    def recording(self: BloscCodec, chunk: bytes | memoryview, out: np.ndarray, *, threads: int = 1) -> None:
+        seen.append(threads)
+        original(self, chunk, out, threads=threads)
+
+    monkeypatch.setattr(BloscCodec, "decode_into", recording)
+    path = tmp_path / "advice.mrcz"
+    mrczio.imwrite(path, np.ones((2, 64, 64), np.uint8))
+    with mrczio.open(path) as reader:
+        reader[0]
+    assert seen == [expected]
+
+
+def test_a_failing_decode_threads_is_a_plugin_error_not_a_damaged_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mrczio_builtin.blosc_codecs import BloscCodec
+
+    from mrczio.errors import CorruptFrameError, PluginError
+
+    def broken(self: BloscCodec, chunk: bytes | memoryview) -> int:
+        raise RuntimeError("oops")
+
+    monkeypatch.setattr(BloscCodec, "decode_threads", broken)
+    path = tmp_path / "broken.mrcz"
+    mrczio.imwrite(path, np.ones((2, 64, 64), np.uint8))
+    with mrczio.open(path) as reader, pytest.raises(PluginError, match="decode_threads failed") as caught:
+        reader[0]
+    assert not isinstance(caught.value, CorruptFrameError) and str(path) in str(caught.value)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mrczio.contracts import FrameCodec, WriteRequest
-from mrczio.errors import ChecksumError, CorruptFrameError, FormatError, UnknownCodecError
+from mrczio.errors import ChecksumError, CorruptFrameError, FormatError, PluginError, UnknownCodecError
 from mrczio.hookspecs import hookimpl
 from mrczio.positional import open_positional
 from mrczio.reader import StackReader
@@ -109,9 +109,8 @@ class MrczReader(MrcLayoutReader):
     def _decode(self, chunk: bytes | memoryview, out: np.ndarray, k: int) -> None:
         # Helper threads decode on one codec thread each; the caller's thread (a single
         # frame) asks the codec how many are worth it, unless the reader was given a count.
-        threads = getattr(self._buffers, "codec_threads", self._threads)
+        threads = getattr(self._buffers, "codec_threads", self._threads) or self._single_frame_threads(chunk)
         try:
-            threads = threads or max(1, int(self._codec.decode_threads(chunk)))
             self._codec.decode_into(chunk, out, threads=threads)
         except FormatError:
             raise
@@ -119,6 +118,16 @@ class MrczReader(MrcLayoutReader):
             raise CorruptFrameError(
                 self.path, f"frame {k}: its chunk could not be decoded: {exc}", frame=k
             ) from exc
+
+    def _single_frame_threads(self, chunk: bytes | memoryview) -> int:
+        """The codec's advice for one frame, kept between 1 and the CPU count."""
+        try:
+            wanted = int(self._codec.decode_threads(chunk))
+        except Exception as exc:  # a codec plugin's bug, not a damaged file
+            raise PluginError(
+                f"{self.path}: codec {self._codec.name!r}: decode_threads failed: {exc}"
+            ) from exc
+        return min(max(1, wanted), os.cpu_count() or 1)
 
     def _read_frames(self, start: int, stop: int, out: np.ndarray) -> None:
         """Decode frames in parallel, one frame per helper thread with one codec thread
