@@ -71,6 +71,10 @@ from mrczio.writer import StackWriter
 _register_imageio_plugin()  # cheap: registers with imageio only once imageio is imported
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), "__version__"})
+
+
 def __getattr__(name: str) -> str:
     """``__version__``, read from the installed metadata on first use: importing
     ``importlib.metadata`` costs about 11 ms, which a plain read does not need."""

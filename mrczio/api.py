@@ -11,7 +11,7 @@ import numpy as np
 
 from mrczio import header as mrc
 from mrczio.contracts import FileFormat, WriteRequest
-from mrczio.errors import DataTypeError
+from mrczio.errors import DataTypeError, OptionError
 from mrczio.fileio import read_prefix
 from mrczio.positional import is_url, read_head
 from mrczio.reader import Index, StackReader, VoxelSize
@@ -119,7 +119,12 @@ def apply_corrections(
     owned = False  # whether ``stack`` is a new array the chain alone holds
     for name in names:
         kept = stored.get(name, {}) if isinstance(stored.get(name, {}), Mapping) else {}
-        merged = {**{k: v for k, v in kept.items() if k != "out"}, **(params or {}).get(name, {})}
+        given = (params or {}).get(name, {})
+        if not isinstance(given, Mapping):
+            raise OptionError(
+                f"parameters of the {name!r} filter must be a mapping, not {type(given).__name__}"
+            )
+        merged = {**{k: v for k, v in kept.items() if k != "out"}, **given}
         step_report: dict[str, Any] = {}
         step = reg.filter(name)
         users_out = "out" in merged  # the result then lands in an array the caller holds

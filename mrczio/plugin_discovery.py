@@ -20,7 +20,6 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 #: ``module.sub:attr.sub [extras]``, the grammar of an entry point's value.
@@ -51,16 +50,17 @@ class PluginEntryPoint:
 
 def entry_points(group: str) -> list[PluginEntryPoint]:
     """Every entry point of ``group`` in the distributions visible on ``sys.path``."""
-    if _needs_importlib_metadata():
+    folders = None if _needs_importlib_metadata() else _metadata_folders()
+    if folders is None:  # something this scan does not read the way importlib.metadata does
         return _from_importlib_metadata(group)
     found: list[PluginEntryPoint] = []
     seen: set[str] = set()
-    for folder in _metadata_folders():
+    for folder in folders:
         key = _normalized(os.path.basename(folder))
         if key in seen:
             continue
         seen.add(key)
-        section = _section(_read(os.path.join(folder, "entry_points.txt")), group)
+        section = _section(os.path.join(folder, "entry_points.txt"), group)
         if section:
             name, version = _name_and_version(folder)
             found.extend(PluginEntryPoint(n, v, group, name, version) for n, v in section)
@@ -91,18 +91,32 @@ def _from_importlib_metadata(group: str) -> list[PluginEntryPoint]:
     return found
 
 
-def _metadata_folders() -> Iterator[str]:
+def _metadata_folders() -> list[str] | None:
+    """The metadata folders on ``sys.path`` in import order, or None when a path entry
+    holds something importlib.metadata ranks by rules of its own: an unpacked ``.egg``,
+    a metadata name in other letter case or that is not a folder, or two metadata
+    folders of one distribution side by side (it prefers dist-info, then versions)."""
+    folders: list[str] = []
     for entry in sys.path:
         root = entry or os.curdir
         try:
             names = sorted(os.listdir(root))
         except OSError:
             continue
+        here: set[str] = set()
         for name in names:
-            if name.endswith(_METADATA_FOLDERS):
-                path = os.path.join(root, name)
-                if os.path.isdir(path):
-                    yield path
+            lowered = name.lower()
+            if lowered.endswith(".egg"):
+                return None
+            if not lowered.endswith(_METADATA_FOLDERS):
+                continue
+            path = os.path.join(root, name)
+            key = _normalized(name)
+            if not name.endswith(_METADATA_FOLDERS) or not os.path.isdir(path) or key in here:
+                return None
+            here.add(key)
+            folders.append(path)
+    return folders
 
 
 def _normalized(folder_name: str) -> str:
@@ -111,17 +125,24 @@ def _normalized(folder_name: str) -> str:
     return re.sub(r"[-_.]+", "-", stem.split("-", 1)[0]).lower()
 
 
-def _read(path: str) -> str:
+def _read(path: str, errors: str = "strict") -> str:
+    """The file's text ("" when it does not exist); a decoding error is raised."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig", errors=errors) as handle:
             return handle.read()
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return ""
 
 
-def _section(text: str, group: str) -> list[tuple[str, str]]:
-    """``(name, value)`` pairs of ``[group]`` in an ``entry_points.txt``."""
-    if f"[{group}]" not in text:
+def _section(path: str, group: str) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of ``[group]`` in an ``entry_points.txt``; a file that is
+    not UTF-8 or a line without ``=`` in the group is skipped with a warning."""
+    try:
+        text = _read(path)
+    except UnicodeDecodeError:
+        _warn(f"{path} is not UTF-8 text; the plugins it declares are skipped")
+        return []
+    if f"[{group}]" not in text.replace(" ", ""):
         return []
     pairs: list[tuple[str, str]] = []
     inside = False
@@ -134,17 +155,35 @@ def _section(text: str, group: str) -> list[tuple[str, str]]:
         elif inside and "=" in line:
             name, value = line.split("=", 1)
             pairs.append((name.strip(), value.strip()))
+        elif inside:
+            _warn(f"{path}: the line {line!r} of [{group}] has no '='; it is skipped")
     return pairs
 
 
+def _warn(message: str) -> None:
+    import warnings
+
+    from mrczio.errors import PluginLoadWarning
+
+    warnings.warn(message, PluginLoadWarning, stacklevel=4)
+
+
 def _name_and_version(folder: str) -> tuple[str, str]:
-    """``Name`` and ``Version`` from the folder's METADATA (or PKG-INFO) headers."""
-    text = _read(os.path.join(folder, "METADATA")) or _read(os.path.join(folder, "PKG-INFO"))
-    fields: dict[str, str] = {}
+    """``Name`` and ``Version`` from the folder's METADATA (or PKG-INFO) headers: keys in
+    any letter case, folded lines joined, a byte-order mark and stray bytes tolerated."""
+    text = _read(os.path.join(folder, "METADATA"), "replace") or _read(
+        os.path.join(folder, "PKG-INFO"), "replace"
+    )
+    headers: list[list[str]] = []
     for line in text.splitlines():
         if not line.strip():
             break  # the headers end at the first blank line
-        key, _, value = line.partition(":")
-        if key in ("Name", "Version") and key not in fields:
-            fields[key] = value.strip()
-    return fields.get("Name", "<unknown>"), fields.get("Version", "")
+        if line[:1] in (" ", "\t") and headers:
+            headers[-1][1] = f"{headers[-1][1]} {line.strip()}".strip()  # a folded line
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            headers.append([key.strip().lower(), value.strip()])
+    fields: dict[str, str] = {}
+    for key, value in headers:
+        fields.setdefault(key, value)
+    return fields.get("name") or "<unknown>", fields.get("version", "")

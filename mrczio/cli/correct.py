@@ -86,8 +86,10 @@ FILTER_OPTIONS = (
 
 def _check_filter_options(args: argparse.Namespace, names: list[str]) -> None:
     """Refuse an option whose filter is not run, instead of ignoring it."""
+    running = {n.lower() for n in names}
     for flag, attribute, name in FILTER_OPTIONS:
-        if getattr(args, attribute, None) not in (None, False) and name not in names:
+        value = getattr(args, attribute, None)
+        if value is not None and value is not False and name not in running:
             raise UsageError(
                 f"{flag} applies to the {name} filter, which --filters {args.filters} does not run"
             )

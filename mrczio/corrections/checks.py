@@ -10,6 +10,7 @@ infinity raise :class:`~mrczio.errors.NonFiniteInputError`, and nonsensical para
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,8 @@ def require_shape(array: np.ndarray, shape: tuple[int, ...], what: str) -> None:
 
 def number(value: Any, name: str) -> float:
     """``value`` as a finite float, else :class:`OptionError` naming the parameter."""
-    if isinstance(value, str | bytes):  # "2" would pass float() and fail later in arithmetic
-        raise OptionError(f"parameter {name}={value!r} is a string, not a number")
+    if not isinstance(value, numbers.Real):  # "2" or Decimal("2") pass float() but fail later
+        raise OptionError(f"parameter {name}={value!r} is a {type(value).__name__}, not a real number")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:

@@ -95,3 +95,79 @@ def test_a_plain_mrc_read_imports_nothing_it_does_not_need(tmp_path: Path) -> No
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == ""
+
+
+def _dist(root: Path, folder: str, metadata: bytes, points: bytes) -> None:
+    info = root / folder
+    info.mkdir(parents=True)
+    (info / "METADATA").write_bytes(metadata)
+    (info / "entry_points.txt").write_bytes(points)
+
+
+def test_metadata_headers_in_any_case_folded_or_with_a_bom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dist(
+        tmp_path,
+        "alpha-1.0.dist-info",
+        b"\xef\xbb\xbfname: gamma\nversion : 1.0\n",
+        b"[mrczio_test]\na = json\n",
+    )
+    _dist(tmp_path, "beta-2.0.dist-info", b"Name:\n delta\nVersion: 2.0\n", b"[mrczio_test]\nb = json\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _ours("mrczio_test") == {("a", "json", "gamma", "1.0"), ("b", "json", "delta", "2.0")}
+
+
+@pytest.mark.parametrize(
+    "layout", ["unpacked egg", "upper-case suffix", "metadata file", "egg-info beside dist-info"]
+)
+def test_unusual_layouts_are_left_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    points = b"[mrczio_test]\nodd = json\n"
+    meta = b"Name: odd\nVersion: 1.0\n"
+    if layout == "unpacked egg":
+        _dist(tmp_path / "odd-1.0-py3.11.egg", "EGG-INFO", meta, points)
+    elif layout == "upper-case suffix":
+        _dist(tmp_path, "ODD-1.0.DIST-INFO", meta, points)
+    elif layout == "metadata file":
+        (tmp_path / "odd-0.9.egg-info").write_bytes(meta)
+        _dist(tmp_path / "later", "odd-1.0.dist-info", meta, points)
+        monkeypatch.syspath_prepend(str(tmp_path / "later"))
+    else:
+        _dist(tmp_path, "odd-0.5.egg-info", b"Name: odd\nVersion: 0.5\n", b"[mrczio_test]\nodd = os\n")
+        _dist(tmp_path, "odd-1.0.dist-info", meta, points)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert plugin_discovery._metadata_folders() is None
+    assert _ours("mrczio_test") == _metadata_view("mrczio_test")
+
+
+def test_an_unreadable_entry_points_file_is_skipped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mrczio.errors import PluginLoadWarning
+
+    _dist(
+        tmp_path,
+        "latin-1.0.dist-info",
+        b"Name: latin\nVersion: 1.0\n",
+        b"[mrczio_test]\n# caf\xe9\nx = json\n",
+    )
+    _dist(
+        tmp_path,
+        "noeq-1.0.dist-info",
+        b"Name: noeq\nVersion: 1.0\n",
+        b"[mrczio_test]\njust a name\ny = json\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(PluginLoadWarning) as caught:
+        found = _ours("mrczio_test")
+    assert found == {("y", "json", "noeq", "1.0")}
+    messages = " ".join(str(w.message) for w in caught)
+    assert "not UTF-8" in messages and "has no '='" in messages
+
+
+def test_version_is_listed_before_it_is_read() -> None:
+    code = "import mrczio; print('__version__' in dir(mrczio), 'importlib.metadata' in __import__('sys').modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

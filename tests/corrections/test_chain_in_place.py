@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import pytest
 
 import mrczio
 
@@ -87,3 +88,18 @@ def test_out_stored_in_a_files_metadata_is_ignored() -> None:
     metadata = {"corrections": {"outliers": {"out": [1, 2]}}}
     expected = mrczio.apply_corrections(stack, {}, ["outliers"])
     np.testing.assert_array_equal(mrczio.apply_corrections(stack, metadata, ["outliers"]), expected)
+
+
+def test_parameters_that_are_not_numbers_or_mappings_are_option_errors() -> None:
+    from decimal import Decimal
+
+    from mrczio.errors import OptionError
+
+    stack, _ = _stack()
+    for bad in (
+        {"outliers": {"k": Decimal("3")}},
+        {"outliers": {"k": np.array("3")}},
+        {"outliers": ["k", 3]},
+    ):
+        with pytest.raises(OptionError):
+            mrczio.apply_corrections(stack, {}, ["outliers"], bad)  # type: ignore[arg-type]

@@ -190,5 +190,20 @@ def test_a_string_superres_is_an_option_error() -> None:
     from mrczio.corrections.outliers import OutlierSettings
     from mrczio.errors import OptionError
 
-    with pytest.raises(OptionError, match="string"):
+    with pytest.raises(OptionError, match="not a real number"):
         OutlierSettings(superres="2")
+
+
+def test_cli_filter_names_in_any_case_and_superres_zero_is_refused(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    good = tmp_path / "good.mrc"
+    mrczio.imwrite(good, np.ones((3, 64, 64), np.uint8))
+    base = [sys.executable, "-m", "mrczio", "correct", str(good), "-o", str(tmp_path / "out"), "--overwrite"]
+    upper = subprocess.run(
+        [*base, "--filters", "OUTLIERS", "--superres", "2"], capture_output=True, text=True
+    )
+    assert upper.returncode == 0, upper.stderr
+    zero = subprocess.run([*base, "--filters", "gain", "--superres", "0"], capture_output=True, text=True)
+    assert zero.returncode == 2 and "--superres applies to the outliers filter" in zero.stderr
