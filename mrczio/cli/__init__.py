@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from mrczio.cli.messages import (
     EXIT_FAILURE,
@@ -59,6 +60,18 @@ def _version() -> str:
     return __version__
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is read only when asked for (reading it imports
+    ``importlib.metadata``, about 11 ms every other command need not pay)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"mrczio {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with one sub-parser per module in :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
@@ -66,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fast, honest EM movie I/O (MRCZ, MRC, 4-bit, TIFF). "
         "Run `mrczio COMMAND --help` for a command's options and defaults.",
     )
-    parser.add_argument("--version", action="version", version=f"mrczio {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = common_parser()
     for name in COMMANDS:
