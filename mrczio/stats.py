@@ -313,34 +313,49 @@ def _chan(
 
 
 def _float_moments(frame: np.ndarray) -> tuple[int, float, float, float, float]:
-    """Moments of any other real frame in float64, in two passes over cache-sized slices.
+    """Moments of any other real frame in float64, over cache-sized slices.
 
-    Pass 1 takes the extremes and the float64 sum; pass 2 widens each slice once into a
-    reused float64 buffer and sums its deviations from that mean and their squares (the
-    "corrected two-pass" sum), so no full-frame float64 copy is made: a 4096 x 4096
-    float32 frame takes a fraction of the time of widening it whole, with the accuracy
-    of centring the whole frame on its mean. NaN propagates to every moment; an
-    infinity makes the mean infinite and the RMS NaN, as numpy's reductions do.
+    One pass widens each slice into a reused float64 buffer and sums its deviations
+    from a shift (the first slice's mean) and their squares; no full-frame float64 copy
+    is made. When the shift lies far from the mean compared with the spread, so that
+    ``sum d**2 - (sum d)**2 / n`` would cancel, a second pass sums the deviations from
+    the mean itself ("corrected two-pass"), which keeps the accuracy of centring the
+    whole frame. NaN propagates to every moment; an infinity makes the mean infinite
+    and the RMS NaN, as numpy's reductions do.
     """
     flat = frame.reshape(-1)
     n = int(flat.size)
     if n == 0:
         return 0, math.inf, -math.inf, 0.0, 0.0
-    lo, hi, total = math.inf, -math.inf, 0.0
+    buffer = np.empty(min(n, _SLICE), dtype=np.float64)
+    first = float(np.add.reduce(flat[:_SLICE], dtype=np.float64)) / buffer.size
+    shift = first if math.isfinite(first) else 0.0
+    lo, hi, total, squares = math.inf, -math.inf, 0.0, 0.0
     for start in range(0, n, _SLICE):
         part = flat[start : start + _SLICE]
         lo = float(np.minimum(lo, np.minimum.reduce(part)))
         hi = float(np.maximum(hi, np.maximum.reduce(part)))
-        total += float(np.add.reduce(part, dtype=np.float64))
-    mean = total / n
+        deviations = buffer[: part.size]
+        np.subtract(part, shift, out=deviations, dtype=np.float64)
+        total += float(np.add.reduce(deviations))
+        np.multiply(deviations, deviations, out=deviations)
+        squares += float(np.add.reduce(deviations))
+    offset = total / n
+    mean = shift + offset
     if not math.isfinite(mean):
         return n, lo, hi, mean, math.nan
-    buffer = np.empty(min(n, _SLICE), dtype=np.float64)
+    if offset * offset <= 0.01 * (squares / n):  # the shift is near the mean: little cancellation
+        return n, lo, hi, mean, squares - total * total / n
+    return n, lo, hi, mean, _centred_squares(flat, mean, buffer)
+
+
+def _centred_squares(flat: np.ndarray, mean: float, buffer: np.ndarray) -> float:
+    """Sum of squared deviations from ``mean``, corrected by the deviations' own sum."""
     residual = squares = 0.0
-    for start in range(0, n, _SLICE):
-        centred = buffer[: min(_SLICE, n - start)]
+    for start in range(0, flat.size, _SLICE):
+        centred = buffer[: min(_SLICE, flat.size - start)]
         np.subtract(flat[start : start + _SLICE], mean, out=centred, dtype=np.float64)
         residual += float(np.add.reduce(centred))
         np.multiply(centred, centred, out=centred)
         squares += float(np.add.reduce(centred))
-    return n, lo, hi, mean, squares - residual * residual / n
+    return squares - residual * residual / flat.size

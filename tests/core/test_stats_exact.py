@@ -172,3 +172,12 @@ def test_an_empty_frame_adds_nothing() -> None:
     running.add(np.ones(4, dtype=np.float32))
     running.add(np.ones(0, dtype=np.float32))
     assert (running.count, running.mean, running.rms) == (4, 1.0, 0.0)
+
+
+def test_a_first_slice_far_from_the_mean_takes_the_centred_second_pass() -> None:
+    rng = np.random.default_rng(5)
+    frame = np.zeros(4 * 65536, dtype=np.float64)
+    frame[65536:] = 1e6 + rng.normal(0.0, 1e-2, 3 * 65536)  # the shift (first slice: 0) is far off
+    _, _, _, mean, m2 = stats._float_moments(frame)
+    assert mean == pytest.approx(float(frame.mean()), rel=1e-15)
+    assert m2 == pytest.approx(float(((frame - frame.mean()) ** 2).sum()), rel=1e-12)
