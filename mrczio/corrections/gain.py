@@ -184,22 +184,25 @@ def orientation_check(total: np.ndarray, gain: np.ndarray, size: int = 3) -> dic
     """
     g = normalize_gain(gain)
     checks.require_shape(g, np.shape(total), "gain reference")
-    flat = np.ones(g.shape, dtype=np.float32)
+    flat: np.ndarray = np.ones(g.shape, dtype=np.float32)
     np.divide(np.float32(1.0), g, out=flat, where=g > 0)
     a = _highpass(total, size)
-    # The local mean (a symmetric kernel, mirrored borders) commutes with flips and
-    # transposes, so the high-pass of every variant is that variant of one high-pass;
-    # the four transposed variants are flips of one contiguous transposed copy.
-    b = _highpass(flat, size)
-    bt = np.ascontiguousarray(b.T) if b.shape[0] == b.shape[1] else None
-    variants = _orientations(b, bt)
-    if size % 2 == 0:  # an even window is not centred: high-pass every orientation itself
-        f = _orientations(flat, flat.T if bt is not None else None)
-        variants = {name: _highpass(np.ascontiguousarray(v), size) for name, v in f.items()}
-    norm_a, norm_b = _dot(a, a), _dot(b, b)
+    square = flat.shape[0] == flat.shape[1]
+    if size % 2:
+        # A centred window with mirrored borders commutes with flips and transposes, so
+        # the high-pass of every orientation is that orientation of one high-pass (the
+        # transposed family: flips of one contiguous transposed copy), all of one norm.
+        b = _highpass(flat, size)
+        variants = _orientations(b, np.ascontiguousarray(b.T) if square else None)
+        norms = dict.fromkeys(variants, _dot(b, b))
+    else:  # an even window is not centred: high-pass every orientation itself
+        views = _orientations(flat, flat.T if square else None)
+        variants = {name: _highpass(np.ascontiguousarray(v), size) for name, v in views.items()}
+        norms = {name: _dot(v, v) for name, v in variants.items()}
+    norm_a = _dot(a, a)
     out = {}
     for name, v in variants.items():
-        den = float(np.sqrt(norm_a * (norm_b if size % 2 else _dot(v, v))))
+        den = float(np.sqrt(norm_a * norms[name]))
         out[name] = _dot(a, v) / den if den > 0 else 0.0
     return out
 

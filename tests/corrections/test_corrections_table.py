@@ -10,28 +10,10 @@ from typing import Any
 
 import pytest
 
-from mrczio.synthetic import DetectorModel
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def table() -> Any:
-    mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(str(BENCH))
-    import corrections_table
-
-    model = DetectorModel(
-        charge_sharing=0.1,
-        block_pattern=0.015,
-        transient_hot=0.01,
-        transient_frames=4,
-        line_defects=1,
-        line_length=16,
-    )
-    setup = corrections_table.Setup(shape=(128, 128), n_frames=12, model=model, gamma_rates=(1.0,))
-    yield corrections_table, corrections_table.run_table(setup)
-    mp.undo()
+def table(table_module: Any, tiny_table_setup: Any) -> Any:
+    return table_module, table_module.run_table(tiny_table_setup())
 
 
 def test_every_column_present_and_finite(table: Any) -> None:

@@ -6,62 +6,38 @@ is finite and the markdown holds all cases. No timing thresholds."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from mrczio.synthetic import DetectorModel
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+@pytest.fixture(scope="module")
+def setup(tiny_table_setup: Any) -> Any:
+    return tiny_table_setup(block_size=32)
 
 
 @pytest.fixture(scope="module")
-def mod() -> Any:
-    mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(str(BENCH))
-    import corrections_table
-
-    yield corrections_table
-    mp.undo()
+def results(table_module: Any, setup: Any) -> list[dict[str, Any]]:
+    return [table_module.run_table(setup, case=case) for case in table_module.CASES[1:]]
 
 
-@pytest.fixture(scope="module")
-def setup(mod: Any) -> Any:
-    model = DetectorModel(
-        charge_sharing=0.1,
-        block_pattern=0.015,
-        block_size=32,
-        transient_hot=0.01,
-        transient_frames=4,
-        line_defects=1,
-        line_length=16,
-    )
-    return mod.Setup(shape=(128, 128), n_frames=12, model=model, gamma_rates=(1.0,))
-
-
-@pytest.fixture(scope="module")
-def results(mod: Any, setup: Any) -> list[dict[str, Any]]:
-    return [mod.run_table(setup, case=case) for case in mod.CASES[1:]]
-
-
-def test_split_subpixels_keeps_counts(mod: Any) -> None:
+def test_split_subpixels_keeps_counts(table_module: Any) -> None:
     rng = np.random.default_rng(0)
     counts = rng.poisson(200.0, size=(3, 16, 8)).astype(np.uint8)
-    sub = mod.split_subpixels(counts, np.random.default_rng(1))
+    sub = table_module.split_subpixels(counts, np.random.default_rng(1))
     assert sub.shape == (3, 32, 16) and sub.dtype == np.uint8
     regrouped = sub.reshape(3, 16, 2, 8, 2).sum(axis=(2, 4))
     assert np.array_equal(regrouped, counts)
     share = sub.reshape(3, 16, 2, 8, 2).sum(axis=(0, 1, 3)) / counts.sum()
-    w = mod.SUBPIXEL_WEIGHTS / mod.SUBPIXEL_WEIGHTS.sum()
+    w = table_module.SUBPIXEL_WEIGHTS / table_module.SUBPIXEL_WEIGHTS.sum()
     assert np.allclose(share, w, atol=0.01)
-    again = mod.split_subpixels(counts, np.random.default_rng(1))
+    again = table_module.split_subpixels(counts, np.random.default_rng(1))
     assert np.array_equal(sub, again)
 
 
-def test_super_resolution_truth_is_2x2_blocks(mod: Any, setup: Any) -> None:
-    cd = mod.prepare(setup, mod.CASES[2])
+def test_super_resolution_truth_is_2x2_blocks(table_module: Any, setup: Any) -> None:
+    cd = table_module.prepare(setup, table_module.CASES[2])
     assert cd.data.shape == (12, 128, 128) and cd.gain is None
     for mask in (cd.hot, cd.dead, cd.transient):
         assert mask.any()
@@ -71,23 +47,23 @@ def test_super_resolution_truth_is_2x2_blocks(mod: Any, setup: Any) -> None:
         assert flat.shape[1:] == gain.shape == (128, 128)
 
 
-def test_gain_case_metrics_are_in_counts(mod: Any, setup: Any) -> None:
-    cd = mod.prepare(setup, mod.CASES[1])
+def test_gain_case_metrics_are_in_counts(table_module: Any, setup: Any) -> None:
+    cd = table_module.prepare(setup, table_module.CASES[1])
     assert cd.gain is not None and cd.factor is not None
-    mask, out = mod.METHODS["no correction"](cd.data, cd.gain)
+    mask, out = table_module.METHODS["no correction"](cd.data, cd.gain)
     assert not mask.any() and out.dtype == np.float32
     back = out / cd.factor
     assert np.allclose(back, cd.data, rtol=1e-5, atol=1e-4)
-    row = mod._row(cd, mask, out)
+    row = table_module._row(cd, mask, out)
     assert row["normal moved >2 sigma per Mpix"] == 0
 
 
-def test_every_column_finite_in_each_case(mod: Any, results: list[dict[str, Any]]) -> None:
+def test_every_column_finite_in_each_case(table_module: Any, results: list[dict[str, Any]]) -> None:
     for result in results:
-        assert [r["method"] for r in result["rows"]] == list(mod.case_methods(result["case"]))
+        assert [r["method"] for r in result["rows"]] == list(table_module.case_methods(result["case"]))
         assert result["n_hot"] > 0 and result["n_dead"] > 0 and result["n_transient"] > 0
         for row in result["rows"]:
-            values = {k: row[k] for k in mod.COLUMNS}
+            values = {k: row[k] for k in table_module.COLUMNS}
             if row["method"] == "no correction":
                 assert math.isnan(values.pop("precision"))
             assert all(math.isfinite(v) for v in values.values()), (result["case"], row["method"])
@@ -103,11 +79,11 @@ def test_default_mode_beats_no_correction(results: list[dict[str, Any]]) -> None
         assert ours["hot restored 4 sigma"] > raw["hot restored 4 sigma"], result["case"]
 
 
-def test_markdown_has_every_case_and_column(mod: Any, results: list[dict[str, Any]]) -> None:
-    block = mod.markdown(results)
-    assert block.startswith(mod.START) and block.endswith(mod.END)
-    for case in mod.CASES[1:]:
+def test_markdown_has_every_case_and_column(table_module: Any, results: list[dict[str, Any]]) -> None:
+    block = table_module.markdown(results)
+    assert block.startswith(table_module.START) and block.endswith(table_module.END)
+    for case in table_module.CASES[1:]:
         assert f"**{case.name}**" in block
-        assert block.count(f"| {case.name} | ") == 2 * len(mod.case_methods(case))
-    for column in mod.COLUMNS:
+        assert block.count(f"| {case.name} | ") == 2 * len(table_module.case_methods(case))
+    for column in table_module.COLUMNS:
         assert f" {column} |" in block
